@@ -6,8 +6,8 @@ import (
 
 func TestNewerIsATotalOrder(t *testing.T) {
 	type rec struct {
-		v uint64
-		k Kind
+		v   uint64
+		k   Kind
 		val string
 	}
 	recs := []rec{
