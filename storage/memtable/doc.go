@@ -1,0 +1,66 @@
+// Package memtable is the storage engine's in-memory write buffer: an ordered
+// map from key to the newest record of that key (version, kind, value),
+// filled by a single writer while any number of readers look keys up and
+// iterate without locks. When it is full the engine freezes it, opens a new
+// one and flushes the frozen one to a sorted table.
+//
+// # Usage
+//
+//	m := memtable.New(64 << 20)
+//	if memtable.EntrySize(len(key), len(val)) > m.Available() {
+//		// rotate: freeze m, start a new memtable
+//	}
+//	applied, err := m.Set(key, version, base.KindValue, val)
+//	val, version, kind, ok := m.Get(key)
+//	it := m.NewIter()
+//	for ok := it.First(); ok; ok = it.Next() {
+//		// it.Key(), it.Value(), it.Version(), it.Kind()
+//	}
+//	_ = it.Close()
+//
+// # Concurrency
+//
+// Set must be serialized by the caller (one writer at a time). Get, NewIter,
+// the iterators, Len, Size, Available, Empty and MaxVersion may run
+// concurrently with each other and with Set, without locks. A reader sees
+// every Set that happened before it started and may or may not see Sets that
+// run concurrently; it never sees a partly written key or record, because the
+// writer fills every byte of an entry before publishing it with an atomic
+// store, and never modifies published bytes afterwards.
+//
+// # Memory layout
+//
+// A memtable is a skiplist stored in one arena allocated by New: a []uint32
+// that is also viewed as a []byte. The arena holds no Go pointers, so the
+// garbage collector never scans it, and the bytes it may use are fixed at
+// creation: Size counts every byte handed out, and Size+Available equals
+// Capacity.
+//
+// Nodes are addressed by word index (a uint32; 0 is the head node and means
+// "none" in a link, since nothing links to the head). Records and keys are
+// addressed by byte offset (a uint32), so one arena is smaller than 4 GiB.
+// Inserting a key appends, starting at the first free byte:
+//
+//	padding     0-3 bytes, so that the node starts on a word boundary
+//	key         keyLen bytes, immediately followed by
+//	node        words, each a native-endian uint32:
+//	              [0]      record offset (byte offset of the key's newest
+//	                       record; read and written atomically)
+//	              [1]      keyLen (the key ends where the node starts)
+//	              [2+l]    next node at level l, for l < height (read and
+//	                       written atomically; 0 = end of level)
+//	record      [version 8 bytes LE][kind 1 byte][valueLen 4 bytes LE][value]
+//
+// A newer record for an existing key appends a record only and swaps the
+// node's record offset atomically; the old record stays in the arena
+// unchanged, so values handed out earlier stay valid.
+//
+// Tower heights are drawn from a per-memtable deterministic generator with
+// p = 1/4 per extra level, up to maxHeight (16) levels. The head node sits at
+// the start of the arena (word 0) with a full tower; it is not counted in
+// Size or Capacity.
+//
+// EntrySize(keyLen, valueLen) = keyLen + 3 + 4*(2+16) + 13 + valueLen bounds
+// the bytes one Set can take (a new key with the tallest tower and the worst
+// padding). An update of an existing key takes exactly 13 + valueLen bytes.
+package memtable

@@ -1,0 +1,292 @@
+package memtable
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+
+	"kvstore/storage/internal/base"
+)
+
+// ErrFull is returned by Set when the arena lacks room for the entry. The
+// memtable is unchanged; the caller rotates to a new memtable.
+var ErrFull = errors.New("memtable: full")
+
+const (
+	// maxHeight is the tallest tower. With p = 1/4 per level, 16 levels keep
+	// searches logarithmic far beyond the entries a 4 GiB arena can hold.
+	maxHeight = 16
+	// recordHeaderSize is version (8) + kind (1) + valueLen (4).
+	recordHeaderSize = 13
+	// nodeHeaderWords are the record offset and the key length.
+	nodeHeaderWords = 2
+	// headBytes is the size of the head node, at the start of the arena.
+	headBytes = 4 * (nodeHeaderWords + maxHeight)
+	// maxEntryOverhead is what EntrySize adds to keyLen+valueLen: the worst
+	// padding before a node, the tallest node and a record header.
+	maxEntryOverhead = 3 + 4*(nodeHeaderWords+maxHeight) + recordHeaderSize
+)
+
+// MaxCapacity is the largest capacity New accepts: byte offsets into the
+// arena (capacity plus the head node) must fit in a uint32.
+const MaxCapacity = (1<<32 - 4) - headBytes
+
+// Memtable is an ordered map from key to the newest record of the key, held
+// in a fixed-size arena (see the package documentation for the layout).
+//
+// Concurrency: Set must be serialized by the caller. Every other method may
+// be called concurrently with Set and with each other.
+type Memtable struct {
+	// Read by everyone; words and data are set by New and never replaced.
+	words  []uint32      // the arena as words: node headers and links
+	data   []byte        // the same arena as bytes: keys and records
+	height atomic.Uint32 // levels in use, 1..maxHeight
+
+	// Keep the fields the writer updates on every Set off the cache line
+	// that readers load on every lookup.
+	_ [64]byte
+
+	used       atomic.Uint32 // arena bytes handed out, head node included
+	count      atomic.Int64  // distinct keys
+	maxVersion atomic.Uint64 // highest version of an applied Set
+
+	// Writer-only state (Set is single-writer).
+	rng  uint64            // splitmix64 state for tower heights
+	prev [maxHeight]uint32 // splice: node before the key at each level
+	next [maxHeight]uint32 // splice: node after the key at each level
+}
+
+// New returns an empty memtable whose arena can hold capacity bytes of
+// entries (keys, records and skiplist nodes; see EntrySize). The arena is
+// allocated at once. A negative capacity is treated as 0 and a capacity above
+// MaxCapacity as MaxCapacity; the capacity is rounded up to a multiple of 4.
+func New(capacity int) *Memtable {
+	c := uint64(max(capacity, 0))
+	c = min(c, MaxCapacity)
+	c = (c + 3) &^ 3
+	words := make([]uint32, (c+headBytes)/4)
+	m := &Memtable{
+		words: words,
+		// The byte view of the same memory: keys and records are bytes,
+		// nodes are words accessed with sync/atomic. Both views cover the
+		// same allocation, which holds no pointers.
+		data: unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 4*len(words)),
+		rng:  0x2545f4914f6cdd1d ^ c,
+	}
+	m.height.Store(1)
+	m.used.Store(headBytes) // the head node: no key, no record, zero links
+	return m
+}
+
+// EntrySize returns an upper bound of the arena bytes one Set of a key and
+// value of these lengths can take: the key, the tallest possible node with
+// its alignment padding, and the record. If EntrySize(len(key), len(value))
+// <= Available(), Set(key, ..., value) does not return ErrFull.
+func EntrySize(keyLen, valueLen int) int {
+	return keyLen + valueLen + maxEntryOverhead
+}
+
+// Capacity returns the arena bytes available to entries when the memtable was
+// created: Size() + Available().
+func (m *Memtable) Capacity() int { return len(m.data) - headBytes }
+
+// Available returns how many arena bytes remain.
+func (m *Memtable) Available() int { return len(m.data) - int(m.used.Load()) }
+
+// Size returns the arena bytes used by entries, including replaced records.
+func (m *Memtable) Size() int { return int(m.used.Load()) - headBytes }
+
+// Len returns the number of distinct keys.
+func (m *Memtable) Len() int { return int(m.count.Load()) }
+
+// Empty reports whether the memtable holds no key.
+func (m *Memtable) Empty() bool { return m.count.Load() == 0 }
+
+// MaxVersion returns the highest version of any applied Set, 0 if none.
+func (m *Memtable) MaxVersion() uint64 { return m.maxVersion.Load() }
+
+// Set records (key, version, kind, value) as the key's record, unless the
+// memtable already holds a record of key that base.Newer does not rank older:
+// then Set does nothing and returns false, nil. A newer record is appended to
+// the arena and replaces the old one atomically; bytes handed out earlier are
+// never overwritten. Key and value are copied; the caller keeps them.
+//
+// Set returns ErrFull, and leaves the memtable unchanged, if the arena lacks
+// room for the entry; EntrySize and Available tell in advance.
+//
+// Set must be serialized by the caller; it is safe concurrently with readers.
+// It does not allocate.
+func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte) (applied bool, err error) {
+	if n := m.findSplice(key); n != 0 {
+		return m.update(n, version, kind, value)
+	}
+
+	// A new key: [padding][key][node with h links][record].
+	state, r := splitmix64(m.rng)
+	h := randomHeight(r)
+	used := uint64(m.used.Load())
+	nodeOff := (used + uint64(len(key)) + 3) &^ 3
+	recOff := nodeOff + 4*uint64(nodeHeaderWords+h)
+	end := recOff + recordHeaderSize + uint64(len(value))
+	if end > uint64(len(m.data)) {
+		return false, ErrFull
+	}
+	m.rng = state
+
+	copy(m.data[nodeOff-uint64(len(key)):nodeOff], key)
+	m.writeRecord(uint32(recOff), version, kind, value)
+	n := uint32(nodeOff / 4)
+	node := m.words[n : n+nodeHeaderWords+uint32(h)]
+	node[1] = uint32(len(key))
+	atomic.StoreUint32(&node[0], uint32(recOff))
+
+	if lh := int(m.height.Load()); h > lh {
+		for l := lh; l < h; l++ {
+			m.prev[l], m.next[l] = 0, 0
+		}
+		m.height.Store(uint32(h))
+	}
+	// Fill the node's own links first, then publish it bottom-up: a reader
+	// that reaches the node at any level finds its lower levels linked.
+	for l := range h {
+		atomic.StoreUint32(&node[nodeHeaderWords+l], m.next[l])
+	}
+	for l := range h {
+		atomic.StoreUint32(&m.words[m.prev[l]+nodeHeaderWords+uint32(l)], n)
+	}
+
+	m.used.Store(uint32(end))
+	m.count.Add(1)
+	m.noteVersion(version)
+	return true, nil
+}
+
+// update replaces the record of node n if (version, kind, value) is newer.
+func (m *Memtable) update(n uint32, version uint64, kind base.Kind, value []byte) (bool, error) {
+	oldValue, oldVersion, oldKind := m.record(atomic.LoadUint32(&m.words[n]))
+	if !base.Newer(version, kind, value, oldVersion, oldKind, oldValue) {
+		return false, nil
+	}
+	used := uint64(m.used.Load())
+	end := used + recordHeaderSize + uint64(len(value))
+	if end > uint64(len(m.data)) {
+		return false, ErrFull
+	}
+	m.writeRecord(uint32(used), version, kind, value)
+	atomic.StoreUint32(&m.words[n], uint32(used))
+	m.used.Store(uint32(end))
+	m.noteVersion(version)
+	return true, nil
+}
+
+func (m *Memtable) noteVersion(v uint64) {
+	if v > m.maxVersion.Load() {
+		m.maxVersion.Store(v)
+	}
+}
+
+// writeRecord writes a record at byte offset off; the caller checked room.
+func (m *Memtable) writeRecord(off uint32, version uint64, kind base.Kind, value []byte) {
+	d := m.data[off : off+recordHeaderSize+uint32(len(value))]
+	binary.LittleEndian.PutUint64(d, version)
+	d[8] = byte(kind)
+	binary.LittleEndian.PutUint32(d[9:], uint32(len(value)))
+	copy(d[recordHeaderSize:], value)
+}
+
+// record decodes the record at byte offset off. The value's capacity ends
+// with it, so appending to it cannot write into the arena.
+func (m *Memtable) record(off uint32) (value []byte, version uint64, kind base.Kind) {
+	d := m.data[off : off+recordHeaderSize]
+	version = binary.LittleEndian.Uint64(d)
+	kind = base.Kind(d[8])
+	start := off + recordHeaderSize
+	end := start + binary.LittleEndian.Uint32(d[9:])
+	return m.data[start:end:end], version, kind
+}
+
+// key returns the key of node n (the key bytes end where the node starts).
+func (m *Memtable) key(n uint32) []byte {
+	end := 4 * n
+	return m.data[end-m.words[n+1] : end : end]
+}
+
+func (m *Memtable) nextAt(n uint32, level int) uint32 {
+	return atomic.LoadUint32(&m.words[n+nodeHeaderWords+uint32(level)])
+}
+
+// findSplice returns the node holding key, or 0 after filling m.prev and
+// m.next for every level in use with the nodes around key. Writer only.
+func (m *Memtable) findSplice(key []byte) uint32 {
+	var x, bound uint32 // bound: a node known to sort after key
+	for l := int(m.height.Load()) - 1; l >= 0; l-- {
+		nx := m.nextAt(x, l)
+		for nx != 0 && nx != bound {
+			c := bytes.Compare(m.key(nx), key)
+			if c == 0 {
+				return nx
+			}
+			if c > 0 {
+				bound = nx
+				break
+			}
+			x = nx
+			nx = m.nextAt(x, l)
+		}
+		m.prev[l], m.next[l] = x, nx
+	}
+	return 0
+}
+
+// seekGE returns the first node whose key is >= key (0 if none) and whether
+// its key equals key.
+func (m *Memtable) seekGE(key []byte) (node uint32, eq bool) {
+	var x, bound, nx uint32
+	for l := int(m.height.Load()) - 1; l >= 0; l-- {
+		nx = m.nextAt(x, l)
+		for nx != 0 && nx != bound {
+			c := bytes.Compare(m.key(nx), key)
+			if c == 0 {
+				return nx, true
+			}
+			if c > 0 {
+				bound = nx
+				break
+			}
+			x = nx
+			nx = m.nextAt(x, l)
+		}
+	}
+	return nx, false
+}
+
+// Get returns the record of key. The value aliases arena memory that is
+// never modified, so it stays valid as long as the memtable is reachable;
+// callers must not modify it. Get is safe concurrently with Set and does not
+// allocate.
+func (m *Memtable) Get(key []byte) (value []byte, version uint64, kind base.Kind, ok bool) {
+	n, eq := m.seekGE(key)
+	if !eq {
+		return nil, 0, 0, false
+	}
+	value, version, kind = m.record(atomic.LoadUint32(&m.words[n]))
+	return value, version, kind, true
+}
+
+// splitmix64 advances state and returns the new state and a random word.
+func splitmix64(state uint64) (next, r uint64) {
+	next = state + 0x9e3779b97f4a7c15
+	z := next
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return next, z ^ (z >> 31)
+}
+
+// randomHeight maps a random word to a tower height in [1, maxHeight] with
+// P(height > k) = 4^-k: every pair of zero low bits adds a level.
+func randomHeight(r uint64) int {
+	return 1 + bits.TrailingZeros64(r|1<<(2*(maxHeight-1)))/2
+}

@@ -1,0 +1,245 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"kvstore/storage/vfs"
+)
+
+var seedFlag = flag.Uint64("seed", 0, "seed for randomized storage tests (0: time-based)")
+
+func testSeed(t *testing.T) uint64 {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -seed %d)", seed, seed)
+	return seed
+}
+
+// smallOptions makes a store that flushes and compacts after a few
+// kilobytes, so tests exercise every level.
+func smallOptions(fs vfs.FS) Options {
+	return Options{
+		FS:                  fs,
+		Shards:              3,
+		MemtableSize:        64 << 10,
+		BlockSize:           512,
+		TargetFileSize:      64 << 10,
+		L0CompactionTrigger: 2,
+		L0StopWritesTrigger: 8,
+		LevelBaseSize:       1 << 20,
+		LevelMultiplier:     2,
+		CacheSize:           256 << 10,
+	}
+}
+
+// modelRecord is the reference model's view of a key.
+type modelRecord struct {
+	value     []byte
+	version   Version
+	tombstone bool
+}
+
+type model map[string]modelRecord
+
+// apply records a write under the engine's rule: the newer record wins.
+func (m model) apply(key string, value []byte, v Version, tombstone bool) {
+	old, ok := m[key]
+	kindNew, kindOld := 1, 1
+	if tombstone {
+		kindNew = 0
+	}
+	if old.tombstone {
+		kindOld = 0
+	}
+	if ok {
+		if v < old.version || (v == old.version && (kindNew < kindOld || (kindNew == kindOld && bytes.Compare(value, old.value) <= 0))) {
+			return
+		}
+	}
+	m[key] = modelRecord{value: value, version: v, tombstone: tombstone}
+}
+
+// TestModel compares the engine with a map under random puts, deletes,
+// batches, reads, range scans, flushes, range drops and reopenings, with
+// versions that arrive out of order.
+func TestModel(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	fs := vfs.NewMem()
+	opts := smallOptions(fs)
+	db, err := Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+
+	m := model{}
+	var flushes, compactions int64
+	countWork := func() {
+		st := db.Stats()
+		flushes += st.Flushes
+		compactions += st.Compactions
+	}
+	now := time.Now().UnixMilli()
+	key := func() string { return fmt.Sprintf("k%05d", rng.IntN(3000)) }
+	version := func() Version {
+		// Mostly increasing, sometimes from the past: replays and races.
+		return NewVersion(now+int64(rng.IntN(100000)), uint32(rng.IntN(4)), uint32(rng.IntN(3)))
+	}
+	value := func() []byte {
+		b := make([]byte, rng.IntN(300))
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		return b
+	}
+	checkGet := func(k string) {
+		t.Helper()
+		rec, err := db.Get([]byte(k))
+		want, ok := m[k]
+		switch {
+		case !ok:
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get(%s) = %+v, %v; want ErrNotFound", k, rec, err)
+			}
+		case err != nil:
+			t.Fatalf("Get(%s): %v; want %+v", k, err, want)
+		case rec.Version != want.version || rec.Tombstone != want.tombstone || !bytes.Equal(rec.Value, want.value):
+			t.Fatalf("Get(%s) = {%q %v %v}, want {%q %v %v}", k, rec.Value, rec.Version, rec.Tombstone,
+				want.value, want.version, want.tombstone)
+		}
+	}
+	checkRange := func(start, end string, tombstones bool) {
+		t.Helper()
+		var want []string
+		for k, r := range m {
+			if k >= start && (end == "" || k < end) && (tombstones || !r.tombstone) {
+				want = append(want, k)
+			}
+		}
+		sort.Strings(want)
+		o := IterOptions{Start: []byte(start), Tombstones: tombstones}
+		if end != "" {
+			o.End = []byte(end)
+		}
+		it, err := db.NewIter(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			k := string(it.Key())
+			if i >= len(want) || k != want[i] {
+				t.Fatalf("range [%s, %s): record %d is %q, want %q (of %d)", start, end, i, k, want[min(i, len(want)-1)], len(want))
+			}
+			r := m[k]
+			if it.Version() != r.version || it.Tombstone() != r.tombstone || !bytes.Equal(it.Value(), r.value) {
+				t.Fatalf("range: %s = {%q %v}, want {%q %v}", k, it.Value(), it.Version(), r.value, r.version)
+			}
+			i++
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if i != len(want) {
+			t.Fatalf("range [%s, %s): %d records, want %d", start, end, i, len(want))
+		}
+	}
+
+	const steps = 30000
+	for step := 0; step < steps; step++ {
+		switch r := rng.IntN(1000); {
+		case r < 450:
+			k, v, ver := key(), value(), version()
+			if err := db.Put([]byte(k), v, ver); err != nil {
+				t.Fatal(err)
+			}
+			m.apply(k, v, ver, false)
+		case r < 600:
+			k, ver := key(), version()
+			if err := db.Delete([]byte(k), ver); err != nil {
+				t.Fatal(err)
+			}
+			m.apply(k, nil, ver, true)
+		case r < 700:
+			var b Batch
+			type w struct {
+				k   string
+				v   []byte
+				ver Version
+				del bool
+			}
+			var ws []w
+			for range rng.IntN(20) + 1 {
+				x := w{k: key(), v: value(), ver: version(), del: rng.IntN(4) == 0}
+				if x.del {
+					x.v = nil
+					b.Delete([]byte(x.k), x.ver)
+				} else {
+					b.Put([]byte(x.k), x.v, x.ver)
+				}
+				ws = append(ws, x)
+			}
+			if err := db.Apply(&b); err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range ws {
+				m.apply(x.k, x.v, x.ver, x.del)
+			}
+		case r < 900:
+			checkGet(key())
+		case r < 950:
+			a, b := key(), key()
+			if a > b {
+				a, b = b, a
+			}
+			if rng.IntN(5) == 0 {
+				b = ""
+			}
+			checkRange(a, b, rng.IntN(2) == 0)
+		case r < 960:
+			if err := db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		case r < 965:
+			a, b := key(), key()
+			if a > b {
+				a, b = b, a
+			}
+			if err := db.DropRange([]byte(a), []byte(b)); err != nil {
+				t.Fatal(err)
+			}
+			for k := range m {
+				if k >= a && k < b {
+					delete(m, k)
+				}
+			}
+		case r < 970:
+			countWork()
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if db, err = Open("db", opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for k := range m {
+		checkGet(k)
+	}
+	checkRange("", "", true)
+	countWork()
+	t.Logf("levels %+v; %d compactions, %d flushes", db.Stats().Levels, compactions, flushes)
+	if compactions == 0 || flushes == 0 {
+		t.Errorf("the test did not exercise compaction: %d compactions, %d flushes", compactions, flushes)
+	}
+}
