@@ -20,8 +20,8 @@ import (
 // with SIGKILL at a random moment, reopens the store and checks that every
 // write the child saw acknowledged is there.
 const (
-	crashChildEnv = "KVSTORE_CRASH_CHILD"     // store directory: run as the child
-	crashSeedEnv  = "KVSTORE_CRASH_SEED"      // child's key prefix seed
+	crashChildEnv = "KVSTORE_CRASH_CHILD"      // store directory: run as the child
+	crashSeedEnv  = "KVSTORE_CRASH_SEED"       // child's key prefix seed
 	crashItersEnv = "KVSTORE_CRASH_ITERATIONS" // more kill/reopen rounds
 )
 

@@ -22,19 +22,19 @@ func isNotExistErr(err error) bool { return errors.Is(err, iofs.ErrNotExist) }
 type walWriter struct {
 	mode SyncMode
 
-	mu       sync.Mutex // guards the fields below
-	cond     sync.Cond  // on mu: broadcast when written, synced or err change
-	f        vfs.File
-	buf      []byte // records appended but not yet handed to a leader
-	spare    []byte // the buffer the current leader is writing, recycled
+	mu    sync.Mutex // guards the fields below
+	cond  sync.Cond  // on mu: broadcast when written, synced or err change
+	f     vfs.File
+	buf   []byte // records appended but not yet handed to a leader
+	spare []byte // the buffer the current leader is writing, recycled
 	// Offsets count bytes of the whole log across files, so a waiter's
 	// offset stays meaningful when the log moves to a new file.
 	appended  int64 // bytes appended, including buf
 	written   int64 // bytes written to the OS
 	synced    int64 // bytes durable
 	fileStart int64 // offset at which the current file begins
-	busy     bool   // a leader is writing
-	err      error  // sticky: a failed write or sync poisons the log
+	busy      bool  // a leader is writing
+	err       error // sticky: a failed write or sync poisons the log
 }
 
 func newWALWriter(f vfs.File, mode SyncMode) *walWriter {
