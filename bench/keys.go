@@ -51,13 +51,35 @@ func (f KeyFormat) MissingKey(dst []byte, i uint64) []byte {
 	return k
 }
 
-// putDecimal writes v in decimal, right-aligned and zero-padded, into b.
+// putDecimal writes v in decimal, right-aligned and zero-padded, into b,
+// dropping digits that do not fit.
 func putDecimal(b []byte, v uint64) {
-	for j := len(b) - 1; j >= 0; j-- {
-		b[j] = byte('0' + v%10)
-		v /= 10
+	j := len(b)
+	for v >= 10 && j >= 2 {
+		d := v % 100 * 2
+		v /= 100
+		b[j-1], b[j-2] = digitPairs[d+1], digitPairs[d]
+		j -= 2
+	}
+	if v > 0 && j >= 1 {
+		b[j-1] = byte('0' + v%10)
+		j--
+	}
+	for k := range b[:j] {
+		b[k] = '0'
 	}
 }
+
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // Permutation is a pseudo-random bijection of [0, n), computed in constant
 // time and memory: a four-round Feistel network over the smallest even power

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -183,5 +184,23 @@ func BenchmarkValueGenNext(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		g.Next(100)
+	}
+}
+
+func TestPutDecimalMatchesFmt(t *testing.T) {
+	values := []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 123456789, math.MaxUint64}
+	for v := uint64(1); v < math.MaxUint64/7; v = v*7 + 3 {
+		values = append(values, v)
+	}
+	for _, size := range []int{1, 2, 3, 5, 16, 20, 25} {
+		for _, v := range values {
+			want := fmt.Sprintf("%0*d", size, v)
+			want = want[len(want)-size:] // digits that do not fit are dropped from the left
+			b := make([]byte, size)
+			putDecimal(b, v)
+			if string(b) != want {
+				t.Errorf("putDecimal(%d bytes, %d) = %q, want %q", size, v, b, want)
+			}
+		}
 	}
 }

@@ -121,70 +121,75 @@ func restartOffset(b []byte, restartsOff, i int) (int, error) {
 	return int(r), nil
 }
 
-// entry is a decoded data block entry header.
-type entry struct {
-	shared  int
-	suffix  []byte
-	value   []byte
-	version uint64
-	kind    base.Kind
-	next    int // offset of the following entry
+// decodeHeader decodes the header of the entry at data[off:], where data
+// holds the block's entries only (the restart array cut off) and
+// off < len(data). It returns the number of key bytes shared with the
+// previous entry and the offsets of the key suffix, the value and the next
+// entry; the kind byte and version precede the suffix. ok is false if the
+// entry is malformed (see badEntry). Lengths are checked before any
+// conversion to int, so malformed input never slices out of range.
+func decodeHeader(data []byte, off int) (shared, keyStart, valStart, next int, ok bool) {
+	p := data[off:]
+	var s, u, v uint64
+	i := 3
+	if len(p) >= 3 && p[0] < 0x80 && p[1] < 0x80 && p[2] < 0x80 {
+		// Fast path: three one-byte uvarints.
+		s, u, v = uint64(p[0]), uint64(p[1]), uint64(p[2])
+	} else {
+		var n int
+		if s, n = binary.Uvarint(p); n <= 0 {
+			return
+		}
+		i = n
+		if u, n = binary.Uvarint(p[i:]); n <= 0 {
+			return
+		}
+		i += n
+		if v, n = binary.Uvarint(p[i:]); n <= 0 {
+			return
+		}
+		i += n
+	}
+	if len(p)-i < entryFixedLen || !base.Kind(p[i]).Valid() {
+		return
+	}
+	rest := uint64(len(p) - i - entryFixedLen)
+	if u > rest || v > rest-u || s > uint64(len(data)) {
+		return
+	}
+	keyStart = off + i + entryFixedLen
+	valStart = keyStart + int(u)
+	return int(s), keyStart, valStart, valStart + int(v), true
 }
 
-// decodeEntry decodes the entry at data[off:]. data holds the block's
-// entries only (the restart array cut off); off < len(data).
-func decodeEntry(data []byte, off int) (entry, error) {
-	var e entry
-	p := data[off:]
-	shared, n1 := binary.Uvarint(p)
-	if n1 <= 0 {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: bad shared length", off)
-	}
-	p = p[n1:]
-	unshared, n2 := binary.Uvarint(p)
-	if n2 <= 0 {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: bad key length", off)
-	}
-	p = p[n2:]
-	vlen, n3 := binary.Uvarint(p)
-	if n3 <= 0 {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: bad value length", off)
-	}
-	p = p[n3:]
-	if len(p) < entryFixedLen {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: truncated header", off)
-	}
-	e.kind = base.Kind(p[0])
-	if !e.kind.Valid() {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: unknown kind %d", off, p[0])
-	}
-	e.version = binary.LittleEndian.Uint64(p[1:])
-	p = p[entryFixedLen:]
-	rest := uint64(len(p))
-	if unshared > rest || vlen > rest-unshared {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: key and value lengths %d+%d exceed the %d bytes left", off, unshared, vlen, rest)
-	}
-	if shared > uint64(len(data)) {
-		return e, base.CorruptionErrorf("sstable: entry at block offset %d: shared length %d too large", off, shared)
-	}
-	e.shared = int(shared)
-	e.suffix = p[:unshared:unshared]
-	e.value = p[unshared : unshared+vlen : unshared+vlen]
-	e.next = len(data) - len(p) + int(unshared+vlen)
-	return e, nil
+// entryKind and entryVersion read the fixed part of an entry whose key
+// suffix starts at keyStart, as returned by decodeHeader.
+func entryKind(data []byte, keyStart int) base.Kind { return base.Kind(data[keyStart-entryFixedLen]) }
+
+func entryVersion(data []byte, keyStart int) uint64 {
+	return binary.LittleEndian.Uint64(data[keyStart-8 : keyStart])
+}
+
+// badEntry describes a malformed entry at block offset off.
+func badEntry(data []byte, off int) error {
+	return base.CorruptionErrorf("sstable: malformed entry at block offset %d of %d", off, len(data))
+}
+
+func badShared(off, shared, prevLen int) error {
+	return base.CorruptionErrorf("sstable: entry at block offset %d shares %d bytes of a %d-byte key", off, shared, prevLen)
 }
 
 // restartKey returns the full key of the entry at a restart point, which is
 // stored without a shared prefix.
 func restartKey(data []byte, off int) ([]byte, error) {
-	e, err := decodeEntry(data, off)
-	if err != nil {
-		return nil, err
+	shared, keyStart, valStart, _, ok := decodeHeader(data, off)
+	if !ok {
+		return nil, badEntry(data, off)
 	}
-	if e.shared != 0 {
-		return nil, base.CorruptionErrorf("sstable: entry at restart offset %d shares %d key bytes", off, e.shared)
+	if shared != 0 {
+		return nil, badShared(off, shared, 0)
 	}
-	return e.suffix, nil
+	return data[keyStart:valStart], nil
 }
 
 // searchRestarts returns the index of the first restart point whose key is
@@ -236,26 +241,25 @@ func blockGet(b []byte, key []byte) (value []byte, version uint64, kind base.Kin
 	// needs comparing.
 	m, prevLen := 0, 0
 	for off < len(data) {
-		e, err := decodeEntry(data, off)
-		if err != nil {
-			return nil, 0, 0, false, err
+		shared, keyStart, valStart, next, ok := decodeHeader(data, off)
+		if !ok {
+			return nil, 0, 0, false, badEntry(data, off)
 		}
-		if e.shared > prevLen {
-			return nil, 0, 0, false, base.CorruptionErrorf("sstable: entry at block offset %d shares %d bytes of a %d-byte key", off, e.shared, prevLen)
+		if shared > prevLen {
+			return nil, 0, 0, false, badShared(off, shared, prevLen)
 		}
-		prevLen = e.shared + len(e.suffix)
-		off = e.next
-		if e.shared > m {
-			continue
+		prevLen = shared + valStart - keyStart
+		if shared <= m {
+			c, l := compareLCP(data[keyStart:valStart], key[shared:])
+			m = shared + l
+			if c == 0 {
+				return data[valStart:next:next], entryVersion(data, keyStart), entryKind(data, keyStart), true, nil
+			}
+			if c > 0 {
+				break
+			}
 		}
-		c, l := compareLCP(e.suffix, key[e.shared:])
-		m = e.shared + l
-		if c == 0 {
-			return e.value, e.version, e.kind, true, nil
-		}
-		if c > 0 {
-			break
-		}
+		off = next
 	}
 	return nil, 0, 0, false, nil
 }
@@ -349,24 +353,26 @@ func (it *blockIter) decodeNext() bool {
 		return false
 	}
 	off := it.next
-	e, err := decodeEntry(it.data, off)
-	if err != nil {
-		return it.fail(err)
+	shared, keyStart, valStart, next, ok := decodeHeader(it.data, off)
+	if !ok {
+		return it.fail(badEntry(it.data, off))
 	}
+	suffix := it.data[keyStart:valStart]
 	switch {
-	case e.shared == 0:
-		it.key, it.keyInBuf = e.suffix, false
-	case e.shared > len(it.key):
-		return it.fail(base.CorruptionErrorf("sstable: entry at block offset %d shares %d bytes of a %d-byte key", off, e.shared, len(it.key)))
+	case shared == 0:
+		it.key, it.keyInBuf = suffix, false
+	case shared > len(it.key):
+		return it.fail(badShared(off, shared, len(it.key)))
 	case it.keyInBuf:
-		it.buf = append(it.buf[:e.shared], e.suffix...)
+		it.buf = append(it.buf[:shared], suffix...)
 		it.key = it.buf
 	default:
-		it.buf = append(append(it.buf[:0], it.key[:e.shared]...), e.suffix...)
+		it.buf = append(append(it.buf[:0], it.key[:shared]...), suffix...)
 		it.key, it.keyInBuf = it.buf, true
 	}
-	it.value, it.version, it.kind = e.value, e.version, e.kind
-	it.next = e.next
+	it.value = it.data[valStart:next:next]
+	it.version, it.kind = entryVersion(it.data, keyStart), entryKind(it.data, keyStart)
+	it.next = next
 	it.valid = true
 	return true
 }

@@ -1,9 +1,11 @@
 package sstable
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"math"
 
 	"kvstore/storage/internal/base"
 )
@@ -231,7 +233,7 @@ func (x *index) search(key []byte) int {
 	lo, hi := 0, len(x.ends)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if c, _ := compareLCP(x.sep(mid), key); c < 0 {
+		if bytes.Compare(x.sep(mid), key) < 0 {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -265,7 +267,7 @@ func decodeIndex(b []byte, dataEnd uint64) (index, error) {
 	if d.err == nil && n > uint64(len(d.b))/minIndexEntryLen {
 		d.err = base.CorruptionErrorf("sstable: index block: %d entries cannot fit in %d bytes", n, len(d.b))
 	}
-	if d.err == nil && len(b) > 1<<32-1 {
+	if d.err == nil && uint64(len(b)) > math.MaxUint32 {
 		d.err = base.CorruptionErrorf("sstable: index block of %d bytes too large", len(b))
 	}
 	if d.err != nil {
@@ -288,7 +290,7 @@ func decodeIndex(b []byte, dataEnd uint64) (index, error) {
 			break
 		}
 		if i > 0 {
-			if c, _ := compareLCP(prev, sep); c >= 0 {
+			if bytes.Compare(prev, sep) >= 0 {
 				d.err = base.CorruptionErrorf("sstable: index block: entry %d: separators out of order", i)
 				break
 			}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"kvstore/bench"
+	"kvstore/storage"
+)
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kvstore bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	engine := fs.Bool("engine", false, "run db_bench-style workloads on the local storage engine")
+	cfg := bench.EngineFlags(fs)
+	shards := fs.Int("shards", 0, "engine shards (0: the engine's default)")
+	cacheMB := fs.Int64("cache-mb", 0, "block cache in MiB (0: the engine's default)")
+	memtableMB := fs.Int("memtable-mb", 0, "memtable size per shard in MiB (0: the engine's default)")
+	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !*engine {
+		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (HTTP load generation against nodes comes with the cluster)")
+		fs.Usage()
+		return 2
+	}
+	opts := storage.Options{Shards: *shards, CacheSize: *cacheMB << 20, MemtableSize: *memtableMB << 20, Sync: storage.SyncNone}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	results, err := bench.RunEngine(ctx, *cfg, bench.OpenStorage(opts, stdout), stdout)
+	if *jsonPath != "" && len(results) > 0 {
+		f, ferr := os.Create(*jsonPath)
+		if ferr == nil {
+			ferr = bench.WriteJSON(f, results)
+			if cerr := f.Close(); ferr == nil {
+				ferr = cerr
+			}
+		}
+		if ferr != nil {
+			fmt.Fprintln(stderr, "kvstore bench:", ferr)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "kvstore bench:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchKey writes the 16-byte key of index i into dst.
+func benchKey(dst []byte, i uint64) []byte {
+	dst = dst[:16]
+	binary.BigEndian.PutUint64(dst, i*0x9e3779b97f4a7c15) // scattered, unique
+	binary.BigEndian.PutUint64(dst[8:], i)
+	return dst
+}
+
+func benchOptions(b *testing.B, sync SyncMode) Options {
+	return Options{Sync: sync}
+}
+
+func BenchmarkPut(b *testing.B) {
+	for _, mode := range []SyncMode{SyncNone, SyncAlways} {
+		b.Run("sync="+mode.String(), func(b *testing.B) {
+			db, err := Open(b.TempDir(), benchOptions(b, mode))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			value := make([]byte, 100)
+			b.SetBytes(116)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				key := make([]byte, 16)
+				rng := rand.New(rand.NewPCG(rand.Uint64(), 0))
+				for pb.Next() {
+					i := rng.Uint64()
+					if err := db.Put(benchKey(key, i), value, Version(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			db, err := Open(b.TempDir(), benchOptions(b, SyncNone))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			value := make([]byte, 100)
+			key := make([]byte, 16)
+			var batch Batch
+			for i := range n {
+				batch.Put(benchKey(key, uint64(i)), value, Version(i+1))
+				if batch.Len() == 1000 {
+					if err := db.Apply(&batch); err != nil {
+						b.Fatal(err)
+					}
+					batch.Reset()
+				}
+			}
+			if err := db.Apply(&batch); err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			for _, missing := range []bool{false, true} {
+				b.Run(fmt.Sprintf("missing=%v", missing), func(b *testing.B) {
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						key := make([]byte, 16)
+						rng := rand.New(rand.NewPCG(rand.Uint64(), 0))
+						for pb.Next() {
+							i := uint64(rng.IntN(n))
+							if missing {
+								i += uint64(n)
+							}
+							_, err := db.Get(benchKey(key, i))
+							if missing != (err == ErrNotFound) {
+								b.Errorf("Get(%d): %v", i, err)
+								return
+							}
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	db, err := Open(b.TempDir(), benchOptions(b, SyncNone))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	key := make([]byte, 16)
+	const n = 200_000
+	for i := range n {
+		if err := db.Put(benchKey(key, uint64(i)), value, Version(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db.Flush()
+	b.ReportAllocs()
+	b.ResetTimer()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		it, err := db.NewIter(IterOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := 0
+		for ok := it.SeekGE(benchKey(key, uint64(rng.IntN(n)))); ok && c < 100; ok = it.Next() {
+			c++
+		}
+		it.Close()
+	}
+}
