@@ -42,9 +42,14 @@ func (db *DB) scores(ls *levelSet) [numLevels]float64 {
 	return sc
 }
 
-// pickCompaction returns the most urgent compaction of s, or nil. Called
-// with s.mu held.
-func (s *shard) pickCompaction() *compaction {
+// urgentScore is the score above which a compaction is debt: the workers
+// beyond the first take only such compactions, so one compaction runs in
+// the background normally and more run only when the tree falls behind.
+const urgentScore = 2
+
+// pickCompaction returns the most urgent compaction of s scoring at least
+// minScore, or nil. Called with s.mu held.
+func (s *shard) pickCompaction(minScore float64) *compaction {
 	if s.busy || s.closing || s.bgErr != nil {
 		return nil
 	}
@@ -52,7 +57,7 @@ func (s *shard) pickCompaction() *compaction {
 	sc := s.db.scores(ls)
 	best := -1
 	for level := range sc {
-		if sc[level] >= 1 && (best < 0 || sc[level] > sc[best]) {
+		if sc[level] >= minScore && (best < 0 || sc[level] > sc[best]) {
 			best = level
 		}
 	}
@@ -106,14 +111,19 @@ func (db *DB) scheduleCompactions() {
 }
 
 // compactionWorker runs the most urgent compaction of any shard until the
-// store closes.
-func (db *DB) compactionWorker() {
+// store closes. Worker 0 takes any compaction that is due; the others only
+// urgent ones.
+func (db *DB) compactionWorker(id int) {
 	defer db.compactWG.Done()
+	minScore := 1.0
+	if id > 0 {
+		minScore = urgentScore
+	}
 	for {
 		db.compactMu.Lock()
 		var c *compaction
 		for !db.closed {
-			if c = db.pickCompaction(); c != nil {
+			if c = db.pickCompaction(minScore); c != nil {
 				break
 			}
 			db.compactWake.Wait()
@@ -137,11 +147,11 @@ func (db *DB) compactionWorker() {
 
 // pickCompaction picks the highest-scored compaction across shards and
 // marks its shard busy. Called with compactMu held.
-func (db *DB) pickCompaction() *compaction {
+func (db *DB) pickCompaction(minScore float64) *compaction {
 	var best *compaction
 	for _, s := range db.shards {
 		s.mu.Lock()
-		c := s.pickCompaction()
+		c := s.pickCompaction(minScore)
 		s.mu.Unlock()
 		if c != nil && (best == nil || c.score > best.score) {
 			best = c
@@ -155,7 +165,7 @@ func (db *DB) pickCompaction() *compaction {
 	s := best.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.pickCompaction()
+	c := s.pickCompaction(minScore)
 	if c != nil {
 		s.busy = true
 		c.lv = s.lv

@@ -134,7 +134,7 @@ func (db *DB) open() error {
 	db.stats.recoveryNanos.Store(int64(time.Since(start)))
 	for i := 0; i < db.opts.MaxConcurrentCompactions; i++ {
 		db.compactWG.Add(1)
-		go db.compactionWorker()
+		go db.compactionWorker(i)
 	}
 	if db.opts.Sync == SyncInterval {
 		db.syncWG.Add(1)

@@ -105,7 +105,10 @@ type Options struct {
 	// LevelMultiplier is the size ratio between adjacent levels. Default 10.
 	LevelMultiplier int
 	// MaxConcurrentCompactions bounds compactions running at once across all
-	// shards. Default max(1, GOMAXPROCS/2).
+	// shards. One runs whenever a compaction is due; the others start only
+	// when a level is twice over its target (compaction debt), so background
+	// work takes more CPU only when writes would otherwise stall. Default
+	// GOMAXPROCS.
 	MaxConcurrentCompactions int
 
 	// TombstoneGrace is how long a tombstone is kept before compaction may
@@ -174,7 +177,7 @@ func (o Options) withDefaults() Options {
 		o.LevelMultiplier = defaultLevelMultiplier
 	}
 	if o.MaxConcurrentCompactions == 0 {
-		o.MaxConcurrentCompactions = max(1, runtime.GOMAXPROCS(0)/2)
+		o.MaxConcurrentCompactions = runtime.GOMAXPROCS(0)
 	}
 	if o.TombstoneGrace == 0 {
 		o.TombstoneGrace = defaultTombstoneGrace

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"kvstore/bench"
 	"kvstore/storage"
@@ -21,6 +22,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	cacheMB := fs.Int64("cache-mb", 0, "block cache in MiB (0: the engine's default)")
 	memtableMB := fs.Int("memtable-mb", 0, "memtable size per shard in MiB (0: the engine's default)")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -28,6 +30,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (HTTP load generation against nodes comes with the cluster)")
 		fs.Usage()
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "kvstore bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "kvstore bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	opts := storage.Options{Shards: *shards, CacheSize: *cacheMB << 20, MemtableSize: *memtableMB << 20, Sync: storage.SyncNone}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -15,9 +15,6 @@ const (
 	blockTypeNone   = 0 // uncompressed block
 
 	entryFixedLen = 1 + 8 // kind + version in a data block entry
-	// minEntryLen is the smallest data block entry: three one-byte uvarints
-	// plus the fixed part.
-	minEntryLen = 3 + entryFixedLen
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)

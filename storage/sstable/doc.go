@@ -17,6 +17,10 @@
 //	for ok := it.First(); ok; ok = it.Next() { ... it.Key(), it.Value() ... }
 //	err = it.Close()
 //
+// Get's value and an iterator's Value alias block bytes: a cached block is
+// immutable and may be kept, but an iterator's Key and Value are valid only
+// until its next positioning call. Dump prints a table for debugging.
+//
 // # Concurrency
 //
 // A Writer belongs to one goroutine. A Reader is safe for concurrent use;

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"testing"
 
@@ -232,6 +233,64 @@ func FuzzMetaBlocks(f *testing.F) {
 	})
 }
 
+// FuzzRoundTrip writes a table from records derived from the input and
+// checks that Get and the iterators return exactly those records.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte("apple=red\xffapricot=\xffbanana=yellow\xffb\xff\xffcherry=x"), uint8(40), uint8(2), int8(0))
+	f.Add([]byte("k\x00=\x00\xffk\x00\x00=1\xffk\x01="), uint8(1), uint8(1), int8(-1))
+	f.Fuzz(func(t *testing.T, data []byte, blockSize, restartInterval uint8, bloom int8) {
+		byKey := map[string]rec{}
+		for i, chunk := range bytes.Split(data, []byte{0xff}) {
+			k, v, _ := bytes.Cut(chunk, []byte("="))
+			kind := base.KindValue
+			if i%5 == 3 {
+				kind = base.KindTombstone
+			}
+			byKey[string(k)] = rec{key: k, version: uint64(i) * 0x0101010101, kind: kind, value: v}
+		}
+		var recs []rec
+		for _, r := range byKey {
+			recs = append(recs, r)
+		}
+		sort.Slice(recs, func(i, j int) bool { return bytes.Compare(recs[i].key, recs[j].key) < 0 })
+		opts := WriterOptions{BlockSize: int(blockSize), RestartInterval: int(restartInterval % 20), BloomBitsPerKey: int(bloom % 20)}
+		table := mustBuild(t, recs, opts)
+		r := openTable(t, table, ReaderOptions{})
+		for i, want := range recs {
+			value, version, kind, found, err := r.Get(want.key)
+			if err != nil || !found {
+				t.Fatalf("Get(%q) = %v, %v", want.key, found, err)
+			}
+			checkRec(t, "Get", want.key, value, version, kind, want)
+			// Keys between this one and the next are absent.
+			between := append(bytes.Clone(want.key), 0)
+			if i+1 < len(recs) && bytes.Equal(between, recs[i+1].key) {
+				continue
+			}
+			if _, _, _, found, err := r.Get(between); found || err != nil {
+				t.Fatalf("Get(%q) of an absent key = %v, %v", between, found, err)
+			}
+			it := r.NewIter(IterOptions{})
+			ok := it.SeekGE(between)
+			if ok != (i+1 < len(recs)) || ok && !bytes.Equal(it.Key(), recs[i+1].key) {
+				t.Fatalf("SeekGE(%q) = %v %q", between, ok, it.Key())
+			}
+			it.Close()
+		}
+		for _, noCache := range []bool{false, true} {
+			it := r.NewIter(IterOptions{NoCache: noCache})
+			i := 0
+			for ok := it.First(); ok; ok = it.Next() {
+				checkRec(t, "iter", it.Key(), it.Value(), it.Version(), it.Kind(), recs[i])
+				i++
+			}
+			if err := it.Close(); err != nil || i != len(recs) {
+				t.Fatalf("iterated %d of %d: %v", i, len(recs), err)
+			}
+		}
+	})
+}
+
 // TestWriteFuzzSeeds rewrites testdata/fuzz from the seeds above when run
 // with -update-fuzz-seeds.
 func TestWriteFuzzSeeds(t *testing.T) {
@@ -248,6 +307,10 @@ func TestWriteFuzzSeeds(t *testing.T) {
 				s += fmt.Sprintf("uint64(%d)\n", v)
 			case bool:
 				s += fmt.Sprintf("bool(%v)\n", v)
+			case uint8:
+				s += fmt.Sprintf("byte(%d)\n", v)
+			case int8:
+				s += fmt.Sprintf("int8(%d)\n", v)
 			default:
 				t.Fatalf("unsupported seed type %T", a)
 			}
@@ -263,6 +326,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for i, b := range seedBlocks(t) {
 		write("FuzzBlock", i, b, []byte("p02/1"))
 	}
+	write("FuzzRoundTrip", 0, []byte("apple=red\xffapricot=\xffbanana=yellow\xffb\xff\xffcherry=x"), uint8(40), uint8(2), int8(0))
+	write("FuzzRoundTrip", 1, []byte("p01/a=1\xffp01/ab=2\xffp01/b=\xffp02/=3"), uint8(1), uint8(1), int8(-1))
 	for i, data := range seedTables(t) {
 		write("FuzzTable", i, data, []byte("p02/1"))
 		footer := data[len(data)-footerLen:]

@@ -2,9 +2,13 @@ package sstable
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -514,5 +518,44 @@ func TestGetHitDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Get allocates %.1f times per call on a cache hit", allocs)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// The dump of a small table is a golden file: a change in it is a change
+// of the on-disk format (or of the dump) and must be deliberate.
+func TestDumpGolden(t *testing.T) {
+	recs := []rec{
+		{key: []byte("apple"), version: 5, kind: base.KindValue, value: []byte("red")},
+		{key: []byte("apricot"), version: 3, kind: base.KindTombstone},
+		{key: []byte("banana"), version: 9, kind: base.KindValue, value: []byte("yellow")},
+		{key: []byte("blueberry"), version: 7, kind: base.KindValue, value: []byte{}},
+		{key: []byte("cherry"), version: 1, kind: base.KindValue, value: []byte("dark\x00red")},
+	}
+	var out bytes.Buffer
+	for _, opts := range []WriterOptions{
+		{BlockSize: 40, RestartInterval: 2},
+		{BloomBitsPerKey: -1},
+	} {
+		data := mustBuild(t, recs, opts)
+		fmt.Fprintf(&out, "# %+v\n", opts)
+		if err := Dump(&out, bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "# bytes\n%s\n", hex.Dump(data))
+	}
+	golden := filepath.Join("testdata", "dump.golden")
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("dump differs from %s (run with -update if the change is deliberate):\n%s", golden, out.String())
 	}
 }

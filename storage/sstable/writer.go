@@ -194,7 +194,8 @@ func (w *Writer) EstimatedSize() uint64 {
 	if len(w.out) > w.blockStart {
 		n += 4*uint64(len(w.block.restarts)+1) + blockTrailerLen
 	}
-	return n + uint64(len(w.props.Smallest)+len(w.block.lastKey)) + 3*blockTrailerLen + 64 + footerLen
+	// The last key appears in the last index entry and in the properties.
+	return n + uint64(len(w.props.Smallest)+2*len(w.block.lastKey)) + 3*blockTrailerLen + 64 + footerLen
 }
 
 // Finish writes the last data block, the filter, index and properties
