@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,13 +124,32 @@ func (db *DB) open() error {
 	}
 	db.compactWake = sync.NewCond(&db.compactMu)
 	db.compactSem = make(chan struct{}, db.opts.MaxConcurrentCompactions)
+	// Shards recover independently: replay their WALs in parallel.
 	start := time.Now()
-	for i := 0; i < ef.shards; i++ {
-		s, err := openShard(db, i)
-		if err != nil {
-			return fmt.Errorf("storage: shard %d: %w", i, err)
+	shards := make([]*shard, ef.shards)
+	errs := make([]error, ef.shards)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			shards[i], errs[i] = openShard(db, i)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("storage: shard %d: %w", i, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, s := range shards {
+		if s != nil {
+			db.shards = append(db.shards, s)
 		}
-		db.shards = append(db.shards, s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	db.stats.recoveryNanos.Store(int64(time.Since(start)))
 	for i := 0; i < db.opts.MaxConcurrentCompactions; i++ {
