@@ -15,7 +15,8 @@ type xm string
 func (m xm) String() string { return string(m) + "#" }
 
 // returns orders[p] = member list
-func xbuild(P, V int, load float64, members []string, walk bool) [][]string {
+func xbuild(P, V int, load float64, members []string, walk bool) [][]string { return xbuild2(P,V,load,members,walk,false) }
+func xbuild2(P, V int, load float64, members []string, walk, bounded bool) [][]string {
 	ms := make([]consistent.Member, len(members))
 	s := append([]string(nil), members...)
 	sort.Strings(s)
@@ -36,6 +37,12 @@ func xbuild(P, V int, load float64, members []string, walk bool) [][]string {
 		}
 	}
 	sort.Slice(pts, func(i, j int) bool { return pts[i].h < pts[j].h })
+	n := 3
+	if n > len(s) {
+		n = len(s)
+	}
+	rcap := float64(int(float64(P*n)/float64(len(s))*load + 0.999999))
+	rl := map[string]float64{}
 	for p := 0; p < P; p++ {
 		if !walk {
 			l, err := c.GetClosestNForPartition(p, len(s))
@@ -49,6 +56,7 @@ func xbuild(P, V int, load float64, members []string, walk bool) [][]string {
 		}
 		own := string(c.GetPartitionOwner(p).(xm))
 		out[p] = []string{own}
+		rl[own]++
 		var b [8]byte
 		for i := 0; i < 8; i++ {
 			b[i] = byte(uint64(p) >> (8 * i))
@@ -56,6 +64,16 @@ func xbuild(P, V int, load float64, members []string, walk bool) [][]string {
 		h := Hash64(b[:])
 		idx := sort.Search(len(pts), func(i int) bool { return pts[i].h >= h })
 		seen := map[string]bool{own: true}
+		if bounded {
+			for k := 0; len(out[p]) < n && k < len(pts); k++ {
+				q := pts[(idx+k)%len(pts)]
+				if !seen[q.m] && rl[q.m] < rcap {
+					seen[q.m] = true
+					rl[q.m]++
+					out[p] = append(out[p], q.m)
+				}
+			}
+		}
 		for k := 0; len(out[p]) < len(s); k++ {
 			q := pts[(idx+k)%len(pts)]
 			if !seen[q.m] {
@@ -90,15 +108,16 @@ func setEq(a, b []string) bool {
 
 func TestExp(t *testing.T) {
 	const P, N = 1024, 3
-	for _, walk := range []bool{false, true} {
+	for strat := 0; strat < 3; strat++ {
+		walk, bnd := strat > 0, strat == 2
 		for _, V := range []int{16, 32, 64, 128, 256} {
 			var worstP, worstR, sumAdd, sumIdeal, maxAdd, sumPrim float64
-			var cnt float64
+			var cnt, sumRm float64
 			var maxFb int
 			t0 := time.Now()
 			for M := 3; M <= 12; M++ {
 				ms := names(M)
-				o := xbuild(P, V, 1.25, ms, walk)
+				o := xbuild2(P, V, 1.25, ms, walk, bnd)
 				prim := map[string]int{}
 				rep := map[string]int{}
 				for p := 0; p < P; p++ {
@@ -135,7 +154,17 @@ func TestExp(t *testing.T) {
 					maxFb = len(fb)
 				}
 				// add one
-				o2 := xbuild(P, V, 1.25, names(M+1), walk)
+				o2 := xbuild2(P, V, 1.25, names(M+1), walk, bnd)
+				rm := append([]string(nil), names(M+1)...)
+				rm = append(rm[:M/2], rm[M/2+1:]...)
+				o3 := xbuild2(P, V, 1.25, rm, walk, bnd)
+				rch := 0
+				for p := 0; p < P; p++ {
+					if !setEq(o3[p][:N], o2[p][:N]) {
+						rch++
+					}
+				}
+				sumRm += float64(rch) / P
 				ch, pch := 0, 0
 				for p := 0; p < P; p++ {
 					if !setEq(o[p][:N], o2[p][:N]) {
@@ -155,8 +184,8 @@ func TestExp(t *testing.T) {
 				}
 				cnt++
 			}
-			t.Logf("walk=%v V=%d maxPrim/avg=%.3f maxRep/avg=%.3f add: mean changed=%.3f ideal=%.3f worst ratio=%.2f primMoved=%.3f fallbackTargets(M=12)=%d  (%v)",
-				walk, V, worstP, worstR, sumAdd/cnt, sumIdeal/cnt, maxAdd, sumPrim/cnt, maxFb, time.Since(t0))
+			t.Logf("strat=%d rm=%.3f V=%d maxPrim/avg=%.3f maxRep/avg=%.3f add: mean changed=%.3f ideal=%.3f worst ratio=%.2f primMoved=%.3f fallbackTargets(M=12)=%d  (%v)",
+				strat, sumRm/cnt, V, worstP, worstR, sumAdd/cnt, sumIdeal/cnt, maxAdd, sumPrim/cnt, maxFb, time.Since(t0))
 		}
 	}
 }

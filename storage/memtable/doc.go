@@ -63,4 +63,10 @@
 // EntrySize(keyLen, valueLen) = keyLen + 3 + 4*(2+16) + 13 + valueLen bounds
 // the bytes one Set can take (a new key with the tallest tower and the worst
 // padding). An update of an existing key takes exactly 13 + valueLen bytes.
+//
+// Beside the arena, a bloom filter of about one bit per 10 arena bytes, in
+// 64-byte lines, lets Get answer for an absent key with one cache miss: a
+// key's line is picked by bits 32 and up of base.Hash64(key), and it sets
+// 4 bits of that line, bits 9i..9i+8 of the hash for i = 0..3. The writer
+// sets them (atomic OR) before linking the key's node.
 package memtable

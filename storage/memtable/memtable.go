@@ -44,6 +44,12 @@ type Memtable struct {
 	words  []uint32      // the arena as words: node headers and links
 	data   []byte        // the same arena as bytes: keys and records
 	height atomic.Uint32 // levels in use, 1..maxHeight
+	// bloom is a cache-line-blocked bloom filter of the keys, so that a Get of
+	// an absent key (the common case for a store much larger than its
+	// memtables) costs one cache miss instead of a skiplist descent. Bits are
+	// set with atomic OR before a node is linked, so a reader that can reach
+	// a node always passes the filter.
+	bloom []uint64
 
 	// Keep the fields the writer updates on every Set off the cache line
 	// that readers load on every lookup.
@@ -76,9 +82,41 @@ func New(capacity int) *Memtable {
 		data: unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 4*len(words)),
 		rng:  0x2545f4914f6cdd1d ^ c,
 	}
+	// About 10 bits per entry of 100 bytes, in 64-byte lines.
+	lines := 1
+	for lines*512 < int(c)/10 {
+		lines <<= 1
+	}
+	m.bloom = make([]uint64, lines*8)
 	m.height.Store(1)
 	m.used.Store(headBytes) // the head node: no key, no record, zero links
 	return m
+}
+
+// bloomProbes is the number of bits a key sets in its line.
+const bloomProbes = 4
+
+// bloomAdd sets key's bits. Writer only.
+func (m *Memtable) bloomAdd(key []byte) {
+	h := base.Hash64(key)
+	line := (h >> 32) & uint64(len(m.bloom)/8-1) * 8
+	for i := range bloomProbes {
+		bit := (h >> (9 * i)) & 511
+		atomic.OrUint64(&m.bloom[line+bit/64], 1<<(bit%64))
+	}
+}
+
+// bloomMayContain reports whether key may be in the memtable.
+func (m *Memtable) bloomMayContain(key []byte) bool {
+	h := base.Hash64(key)
+	line := (h >> 32) & uint64(len(m.bloom)/8-1) * 8
+	for i := range bloomProbes {
+		bit := (h >> (9 * i)) & 511
+		if atomic.LoadUint64(&m.bloom[line+bit/64])&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // EntrySize returns an upper bound of the arena bytes one Set of a key and
@@ -136,6 +174,7 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 	}
 	m.rng = state
 
+	m.bloomAdd(key)
 	copy(m.data[nodeOff-uint64(len(key)):nodeOff], key)
 	m.writeRecord(uint32(recOff), version, kind, value)
 	n := uint32(nodeOff / 4)
@@ -268,6 +307,9 @@ func (m *Memtable) seekGE(key []byte) (node uint32, eq bool) {
 // callers must not modify it. Get is safe concurrently with Set and does not
 // allocate.
 func (m *Memtable) Get(key []byte) (value []byte, version uint64, kind base.Kind, ok bool) {
+	if !m.bloomMayContain(key) {
+		return nil, 0, 0, false
+	}
 	n, eq := m.seekGE(key)
 	if !eq {
 		return nil, 0, 0, false
