@@ -241,7 +241,7 @@ func (db *DB) NewIter(opts IterOptions) (*Iterator, error) {
 	defer db.leave()
 	it := &Iterator{db: db, opts: opts}
 	var children []base.Iterator
-	for _, s := range db.shards {
+	for _, s := range db.shardsFor(opts.Start, opts.End) {
 		rs := acquireReadState(&s.rs)
 		it.states = append(it.states, rs)
 		children = append(children, rs.mem.NewIter())
@@ -267,6 +267,35 @@ func (db *DB) NewIter(opts IterOptions) (*Iterator, error) {
 	}
 	it.merge = newMergingIter(children)
 	return it, nil
+}
+
+// shardsFor returns the shards that may hold keys in [start, end): all of
+// them, or only one when every key of the range shares the routing prefix
+// (a range inside one partition, when keys are prefixed with it).
+func (db *DB) shardsFor(start, end []byte) []*shard {
+	p := db.prefix
+	if p == 0 || len(db.shards) == 1 || len(start) < p || end == nil {
+		return db.shards
+	}
+	prefix := start[:p]
+	if bytes.HasPrefix(end, prefix) || bytes.Equal(end, prefixSuccessor(prefix)) {
+		s := db.shardFor(start)
+		return []*shard{s}
+	}
+	return db.shards
+}
+
+// prefixSuccessor returns the smallest key greater than every key with the
+// given prefix, or nil if there is none (the prefix is all 0xff).
+func prefixSuccessor(prefix []byte) []byte {
+	out := bytes.Clone(prefix)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] != 0xff {
+			out[i]++
+			return out[:i+1]
+		}
+	}
+	return nil
 }
 
 // First moves to the first record in range.

@@ -243,3 +243,53 @@ func TestModel(t *testing.T) {
 		t.Errorf("the test did not exercise compaction: %d compactions, %d flushes", compactions, flushes)
 	}
 }
+
+// A range inside one routing prefix reads one shard and still sees every
+// key of the range, whatever shard the prefix maps to.
+func TestPrefixRangeReadsOneShard(t *testing.T) {
+	opts := smallOptions(vfs.NewMem())
+	opts.ShardPrefixLen = 2
+	opts.Shards = 4
+	db := mustOpen(t, "db", opts)
+	defer db.Close()
+	want := map[string]int{}
+	for p := range 16 {
+		for i := range 50 {
+			k := fmt.Sprintf("%c%ckey%03d", 0, p, i)
+			if err := db.Put([]byte(k), []byte("v"), nowVersion(i)); err != nil {
+				t.Fatal(err)
+			}
+			want[k[:2]]++
+		}
+	}
+	tests := []struct {
+		name       string
+		start, end []byte
+		shards     int
+		count      int
+	}{
+		{"whole prefix", []byte{0, 3}, []byte{0, 4}, 1, 50},
+		{"inside prefix", []byte{0, 3, 'k', 'e', 'y', '0', '1'}, []byte{0, 3, 'k', 'e', 'y', '0', '3'}, 1, 20},
+		{"two prefixes", []byte{0, 3}, []byte{0, 5}, 4, 100},
+		{"unbounded", []byte{0, 15}, nil, 4, 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := len(db.shardsFor(tc.start, tc.end)); got != tc.shards {
+				t.Errorf("shards = %d, want %d", got, tc.shards)
+			}
+			it, err := db.NewIter(IterOptions{Start: tc.start, End: tc.end})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for ok := it.First(); ok; ok = it.Next() {
+				n++
+			}
+			it.Close()
+			if n != tc.count {
+				t.Errorf("%d keys, want %d", n, tc.count)
+			}
+		})
+	}
+}
