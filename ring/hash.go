@@ -16,16 +16,6 @@ func fnv1a64(b []byte) uint64 {
 	return h
 }
 
-// fnv1a64String is fnv1a64 over the bytes of s, without converting s.
-func fnv1a64String(s string) uint64 {
-	h := uint64(fnvOffset64)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime64
-	}
-	return h
-}
-
 // fmix64 is the 64-bit finaliser of MurmurHash3. It is a bijection that
 // spreads every input bit over every output bit, which FNV-1a alone does
 // poorly for short keys and for the high bits.
