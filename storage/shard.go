@@ -131,16 +131,15 @@ func openShard(db *DB, id int) (*shard, error) {
 			return nil, err
 		}
 	}
-	s.walNum = s.allocFile()
-	f, err := s.fs.Create(filepath.Join(s.dir, walFileName(s.walNum)))
+	num, f, err := s.createWAL()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fs.SyncDir(s.dir); err != nil {
+	s.walNum = num
+	if s.wal, err = newWALWriter(f, db.opts.Sync, s.walSegmentSize(0)); err != nil {
 		f.Close()
 		return nil, err
 	}
-	s.wal = newWALWriter(f, db.opts.Sync)
 	s.publish()
 	// Record the file numbers used so far, so a crash before the next
 	// manifest write cannot reuse them.
@@ -269,6 +268,12 @@ func (s *shard) write(ops []byte, count, need int) error {
 		return err
 	}
 	s.scratch = appendWALPayload(s.scratch[:0], count, ops)
+	if !s.wal.fits(len(s.scratch)) {
+		if err := s.switchWAL(len(s.scratch)); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	end, err := s.wal.append(s.scratch)
 	if err != nil {
 		s.mu.Unlock()
@@ -319,21 +324,52 @@ func (s *shard) makeRoom(need int) error {
 	return nil
 }
 
-// rotate moves the memtable to the immutable list and starts a new memtable
-// and WAL file. Called with mu held.
-func (s *shard) rotate(need int) error {
+// createWAL creates the next WAL file. Its name is durable before it is
+// returned, so a write acknowledged from it survives a crash. Called with mu
+// held or before the shard is shared.
+func (s *shard) createWAL() (uint64, vfs.File, error) {
 	num := s.allocFile()
 	f, err := s.fs.Create(filepath.Join(s.dir, walFileName(num)))
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	// The new file's name must be durable before a write in it is
-	// acknowledged.
 	if err := s.fs.SyncDir(s.dir); err != nil {
 		f.Close()
+		return 0, nil, err
+	}
+	return num, f, nil
+}
+
+// walSegmentSize is the size a mapped WAL file is allocated with: room for a
+// memtable's worth of records (records are smaller in the WAL than in the
+// memtable), or for one larger write.
+func (s *shard) walSegmentSize(payload int) int64 {
+	return int64(max(s.db.opts.MemtableSize+1<<20, payload+record.HeaderSize))
+}
+
+// switchWAL continues the log in a new file; the memtable stays. Called with
+// mu held.
+func (s *shard) switchWAL(payload int) error {
+	num, f, err := s.createWAL()
+	if err != nil {
 		return err
 	}
-	if err := s.wal.rotate(f); err != nil {
+	if err := s.wal.rotate(f, s.walSegmentSize(payload)); err != nil {
+		s.bgErr = err
+		return err
+	}
+	s.walNum = num
+	return nil
+}
+
+// rotate moves the memtable to the immutable list and starts a new memtable
+// and WAL file. Called with mu held.
+func (s *shard) rotate(need int) error {
+	num, f, err := s.createWAL()
+	if err != nil {
+		return err
+	}
+	if err := s.wal.rotate(f, s.walSegmentSize(0)); err != nil {
 		s.bgErr = err
 		return err
 	}

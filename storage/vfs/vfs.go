@@ -97,3 +97,19 @@ var (
 	// ErrInjected is the error that FailNth and FailFrom inject.
 	ErrInjected = errors.New("vfs: injected error")
 )
+
+// Mapper is the optional capability of a writable File to be written
+// through a shared memory mapping (OS files on Linux). Bytes stored into the
+// mapping are in the operating system's page cache at once: they survive a
+// crash of the process, and Sync or SyncData makes them durable. The WAL
+// uses it to acknowledge writes without a system call each.
+type Mapper interface {
+	// MapWrite sets the file's size to size bytes, allocating its blocks,
+	// and returns a writable shared mapping of them.
+	MapWrite(size int64) ([]byte, error)
+	// Unmap releases a mapping returned by MapWrite.
+	Unmap(b []byte) error
+	// Release drops a page-aligned part of a mapping from the process's
+	// resident memory, keeping its contents; later accesses read them back.
+	Release(b []byte) error
+}
