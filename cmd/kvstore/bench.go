@@ -21,6 +21,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	shards := fs.Int("shards", 0, "engine shards (0: the engine's default)")
 	cacheMB := fs.Int64("cache-mb", 0, "block cache in MiB (0: the engine's default)")
 	memtableMB := fs.Int("memtable-mb", 0, "memtable size per shard in MiB (0: the engine's default)")
+	levelBaseMB := fs.Int64("level-base-mb", 0, "target size of level 1 per shard in MiB (0: the engine's default)")
+	l0Trigger := fs.Int("l0-trigger", 0, "level-0 tables that start a compaction (0: the engine's default)")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -44,7 +46,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	opts := storage.Options{Shards: *shards, CacheSize: *cacheMB << 20, MemtableSize: *memtableMB << 20, Sync: storage.SyncNone}
+	opts := storage.Options{
+		Shards:              *shards,
+		CacheSize:           *cacheMB << 20,
+		MemtableSize:        *memtableMB << 20,
+		LevelBaseSize:       *levelBaseMB << 20,
+		L0CompactionTrigger: *l0Trigger,
+		Sync:                storage.SyncNone,
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	results, err := bench.RunEngine(ctx, *cfg, bench.OpenStorage(opts, stdout), stdout)
