@@ -1,0 +1,567 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"kvstore/node/wire"
+	"kvstore/ring"
+	"kvstore/storage"
+)
+
+var _ API = (*Node)(nil)
+
+// call sends req to the named node, or serves it locally when the node is
+// this one.
+func (n *Node) call(ctx context.Context, name string, req wire.Message) (wire.Message, error) {
+	if name == n.cfg.Name {
+		return n.ServeRPC(ctx, name, req)
+	}
+	p := n.peers.Load().byName[name]
+	if p == nil || !p.up() || p.rpc == "" {
+		n.metrics.replicaDown.Add(1)
+		return nil, fmt.Errorf("%w: replica %s is down", ErrUnavailable, name)
+	}
+	resp, err := n.tr.Call(ctx, p.rpc, req)
+	if err != nil {
+		n.metrics.replicaErrors.Add(1)
+		return nil, fmt.Errorf("replica %s: %w", name, err)
+	}
+	return resp, nil
+}
+
+// countUp returns how many of the named nodes gossip reports up (this node
+// always is).
+func (n *Node) countUp(names []string) int {
+	view := n.peers.Load()
+	up := 0
+	for _, name := range names {
+		if p := view.byName[name]; name == n.cfg.Name || (p != nil && p.up()) {
+			up++
+		}
+	}
+	return up
+}
+
+// replicaCtx returns the context of one replica RPC: bounded by
+// ReplicaTimeout and by the node's lifetime, but not by the client's
+// request, so writes past the quorum and read repairs finish after the
+// client has its answer.
+func (n *Node) replicaCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(n.bg, n.cfg.ReplicaTimeout)
+}
+
+// required resolves a consistency level against the partition's replica
+// count; an explicit count above it is a bad request.
+func required(l Level, replicas, def int) (int, error) {
+	need := l.resolve(replicas, def)
+	if need > replicas {
+		return 0, fmt.Errorf("%w: consistency %s needs %d replicas, the partition has %d", ErrBadRequest, l, need, replicas)
+	}
+	return need, nil
+}
+
+// Put implements API.
+func (n *Node) Put(ctx context.Context, key, value []byte, w Level) WriteResult {
+	return n.writeKey(ctx, wire.Record{Key: key, Value: value}, w)
+}
+
+// Delete implements API.
+func (n *Node) Delete(ctx context.Context, key []byte, w Level) WriteResult {
+	return n.writeKey(ctx, wire.Record{Key: key, Tombstone: true}, w)
+}
+
+func (n *Node) writeKey(ctx context.Context, rec wire.Record, w Level) WriteResult {
+	res := n.Batch(ctx, []Mutation{{Key: rec.Key, Value: rec.Value, Delete: rec.Tombstone}}, w)
+	return res[0]
+}
+
+// Batch implements API. Records are grouped by replica, so each replica gets
+// one RPC with all its records; each key's acknowledgements are counted
+// separately.
+func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResult {
+	t := n.table.Load()
+	results := make([]WriteResult, len(muts))
+	type target struct {
+		records []wire.Record
+		keys    []int // indexes into muts
+	}
+	targets := map[string]*target{}
+	for i, m := range muts {
+		results[i].Key = m.Key
+		rec := wire.Record{Key: m.Key, Value: m.Value, Tombstone: m.Delete}
+		if err := checkRecord(wire.Record{Key: m.Key, Value: m.Value, Version: 1}); err != nil {
+			results[i].Err = err
+			continue
+		}
+		reps := t.Replicas(t.Partition(m.Key))
+		need, err := required(w, len(reps), n.cfg.W)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		results[i].Required = need
+		// Refuse at once, writing nothing, when gossip says too few
+		// replicas are up to ever meet the level.
+		if up := n.countUp(reps); up < need {
+			results[i].Err = fmt.Errorf("%w: %d of %d replicas are up, %d required", ErrUnavailable, up, len(reps), need)
+			continue
+		}
+		v := n.clock.Now()
+		rec.Version = uint64(v)
+		results[i].Version = v
+		for _, r := range reps {
+			tg := targets[r]
+			if tg == nil {
+				tg = &target{}
+				targets[r] = tg
+			}
+			tg.records = append(tg.records, rec)
+			tg.keys = append(tg.keys, i)
+		}
+	}
+	if len(targets) == 0 {
+		return results
+	}
+
+	type reply struct {
+		t   *target
+		err error
+	}
+	replies := make(chan reply, len(targets))
+	for name, tg := range targets {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			rctx, cancel := n.replicaCtx()
+			defer cancel()
+			_, err := n.call(rctx, name, &wire.WriteRequest{Records: tg.records})
+			replies <- reply{tg, err}
+		}()
+	}
+	// pending counts, per key, the replicas that have not answered yet, so
+	// the wait ends as soon as every key is decided.
+	pending := make([]int, len(muts))
+	for _, tg := range targets {
+		for _, k := range tg.keys {
+			pending[k]++
+		}
+	}
+	undecided := 0
+	for i := range results {
+		if results[i].Err == nil {
+			undecided++
+		}
+	}
+	lastErr := make([]error, len(muts))
+	for got := 0; got < len(targets) && undecided > 0; got++ {
+		var r reply
+		select {
+		case r = <-replies:
+		case <-ctx.Done():
+			for i := range results {
+				if results[i].Err == nil && results[i].Acks < results[i].Required {
+					results[i].Err = fmt.Errorf("%w: %d of %d replicas acknowledged before the deadline (%v)",
+						ErrUnavailable, results[i].Acks, results[i].Required, ctx.Err())
+				}
+			}
+			n.countWrites(results)
+			return results
+		}
+		for _, k := range r.t.keys {
+			res := &results[k]
+			wasDecided := res.Acks >= res.Required || res.Required-res.Acks > pending[k]
+			pending[k]--
+			if r.err == nil {
+				res.Acks++
+			} else {
+				lastErr[k] = r.err
+			}
+			decided := res.Acks >= res.Required || res.Required-res.Acks > pending[k]
+			if decided && !wasDecided {
+				undecided--
+			}
+		}
+	}
+	for i := range results {
+		res := &results[i]
+		if res.Err == nil && res.Acks < res.Required {
+			res.Err = fmt.Errorf("%w: %d of %d replicas acknowledged: %v", ErrUnavailable, res.Acks, res.Required, lastErr[i])
+		}
+	}
+	n.countWrites(results)
+	return results
+}
+
+func (n *Node) countWrites(results []WriteResult) {
+	for _, r := range results {
+		if r.Err != nil {
+			n.metrics.writeFailures.Add(1)
+		} else {
+			n.metrics.writes.Add(1)
+		}
+	}
+}
+
+// Get implements API: it asks every replica, answers from the first r
+// replies with the newest record, and repairs replicas that answered with an
+// older one (including those answering after the client has its reply).
+func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error) {
+	if err := checkRecord(wire.Record{Key: key, Version: 1}); err != nil {
+		return ReadResult{}, err
+	}
+	t := n.table.Load()
+	reps := t.Replicas(t.Partition(key))
+	need, err := required(r, len(reps), n.cfg.R)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	replies := make(chan readReply, len(reps))
+	for _, name := range reps {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			rctx, cancel := n.replicaCtx()
+			defer cancel()
+			resp, err := n.call(rctx, name, &wire.ReadRequest{Keys: [][]byte{key}})
+			var res wire.ReadResult
+			if err == nil {
+				rr, ok := resp.(*wire.ReadResponse)
+				if !ok || len(rr.Results) != 1 {
+					err = fmt.Errorf("replica %s: malformed read response", name)
+				} else {
+					res = rr.Results[0]
+				}
+			}
+			replies <- readReply{name, res, err}
+		}()
+	}
+
+	var answered []readReply
+	failed := 0
+	var lastErr error
+	for len(answered) < need && failed <= len(reps)-need {
+		select {
+		case rp := <-replies:
+			if rp.err != nil {
+				failed++
+				lastErr = rp.err
+				continue
+			}
+			answered = append(answered, rp)
+		case <-ctx.Done():
+			lastErr = ctx.Err()
+			failed = len(reps) // give up
+		}
+		if failed > len(reps)-need {
+			break
+		}
+	}
+	if len(answered) < need {
+		n.metrics.readFailures.Add(1)
+		n.drainReads(replies, len(reps)-len(answered)-failed, nil)
+		return ReadResult{Replies: len(answered), Required: need}, fmt.Errorf("%w: %d of %d replicas answered: %v",
+			ErrUnavailable, len(answered), need, lastErr)
+	}
+
+	newest, found := newestOf(answered, func(r readReply) (wire.Record, bool) { return r.res.Record, r.res.Found })
+	res := ReadResult{Replies: len(answered), Required: need}
+	if found {
+		res.Version = storage.Version(newest.Version)
+		if !newest.Tombstone {
+			res.Found, res.Value = true, newest.Value
+		}
+		for _, a := range answered {
+			if isStale(a.res.Record, a.res.Found, newest) {
+				res.RepairSent = true
+				n.repair(a.name, newest)
+			}
+		}
+	}
+	n.metrics.reads.Add(1)
+	// Late replies are compared with the newest record too.
+	var repairWith *wire.Record
+	if found {
+		repairWith = &newest
+	}
+	n.drainReads(replies, len(reps)-len(answered)-failed, repairWith)
+	return res, nil
+}
+
+// newestOf returns the newest record among replies that found one.
+func newestOf[T any](replies []T, rec func(T) (wire.Record, bool)) (wire.Record, bool) {
+	var best wire.Record
+	found := false
+	for _, r := range replies {
+		x, ok := rec(r)
+		if ok && (!found || newer(x, best)) {
+			best, found = x, true
+		}
+	}
+	return best, found
+}
+
+// newer orders records of one key the way the storage engine does.
+func newer(a, b wire.Record) bool {
+	if a.Version != b.Version {
+		return a.Version > b.Version
+	}
+	if a.Tombstone != b.Tombstone {
+		return !a.Tombstone
+	}
+	return bytes.Compare(a.Value, b.Value) > 0
+}
+
+// isStale reports whether a replica's answer is older than newest.
+func isStale(have wire.Record, found bool, newest wire.Record) bool {
+	return !found || newer(newest, have)
+}
+
+// readReply is one replica's answer to a single-key read.
+type readReply struct {
+	name string
+	res  wire.ReadResult
+	err  error
+}
+
+// drainReads compares, in the background, the count replies still to come
+// with newest (when set) and repairs the stale ones. The channel is buffered
+// for every reply, so without a record to compare nothing waits for them.
+func (n *Node) drainReads(replies chan readReply, count int, newest *wire.Record) {
+	if count <= 0 || newest == nil {
+		return
+	}
+	rec := *newest
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		for range count {
+			select {
+			case r := <-replies:
+				if r.err == nil && isStale(r.res.Record, r.res.Found, rec) {
+					n.repair(r.name, rec)
+				}
+			case <-n.bg.Done():
+				return
+			}
+		}
+	}()
+}
+
+// repair sends rec to a replica that answered with an older record.
+func (n *Node) repair(name string, rec wire.Record) {
+	n.metrics.readRepairs.Add(1)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := n.replicaCtx()
+		defer cancel()
+		if _, err := n.call(ctx, name, &wire.WriteRequest{Records: []wire.Record{rec}}); err != nil {
+			n.metrics.readRepairFailures.Add(1)
+		}
+	}()
+}
+
+// Range implements API: for every partition it reads enough replicas to
+// meet the level, one RPC per node covering all the partitions asked of it,
+// merges in key order resolving versions, and repairs stale replicas.
+func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
+	t := n.table.Load()
+	from := req.Start
+	if req.Cursor != nil {
+		from = append(bytes.Clone(req.Cursor), 0) // strictly after the cursor
+	}
+	if req.End != nil && bytes.Compare(from, req.End) > 0 {
+		return RangePage{}, nil
+	}
+	limit := req.Limit
+	if limit <= 0 || limit > maxRangePage {
+		limit = maxRangePage
+	}
+
+	// Choose, per partition, which replicas to ask: the live ones first,
+	// starting at a partition-dependent offset to spread the load.
+	view := n.peers.Load()
+	plan := map[string][]int{}
+	needOf := make([]int, t.Config().Partitions)
+	asked := make([][]string, t.Config().Partitions)
+	for p := range needOf {
+		reps := t.Replicas(p)
+		need, err := required(req.Level, len(reps), n.cfg.R)
+		if err != nil {
+			return RangePage{}, err
+		}
+		needOf[p] = need
+		chosen := chooseReplicas(reps, need, p, n.cfg.Name, view)
+		asked[p] = chosen
+		for _, name := range chosen {
+			plan[name] = append(plan[name], p)
+		}
+	}
+
+	type reply struct {
+		name string
+		recs []wire.Record
+		more bool
+		err  error
+	}
+	replies := make(chan reply, len(plan))
+	rctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicaTimeout)
+	defer cancel()
+	for name, parts := range plan {
+		go func() {
+			resp, err := n.call(rctx, name, &wire.RangeRequest{
+				Partitions: parts, Start: from, End: req.End, Limit: limit, Tombstones: true,
+			})
+			var r reply
+			r.name, r.err = name, err
+			if err == nil {
+				rr, ok := resp.(*wire.RangeResponse)
+				if !ok {
+					r.err = fmt.Errorf("replica %s: malformed range response", name)
+				} else {
+					r.recs, r.more = rr.Records, rr.More
+				}
+			}
+			replies <- r
+		}()
+	}
+	byNode := map[string]reply{}
+	var failed []string
+	for range plan {
+		r := <-replies
+		if r.err != nil {
+			failed = append(failed, r.name)
+			continue
+		}
+		byNode[r.name] = r
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		n.metrics.readFailures.Add(1)
+		return RangePage{}, fmt.Errorf("%w: range read failed on %v", ErrUnavailable, failed)
+	}
+
+	// A node that hit the limit only covered keys up to its last one: the
+	// page is complete up to the smallest such key.
+	var cut []byte
+	for _, r := range byNode {
+		if r.more && len(r.recs) > 0 {
+			last := r.recs[len(r.recs)-1].Key
+			if cut == nil || bytes.Compare(last, cut) < 0 {
+				cut = last
+			}
+		}
+	}
+	type seen struct {
+		rec   wire.Record
+		nodes []string // replicas that returned rec's key, with their record
+		recs  []wire.Record
+	}
+	merged := map[string]*seen{}
+	for name, r := range byNode {
+		for _, rec := range r.recs {
+			if cut != nil && bytes.Compare(rec.Key, cut) > 0 {
+				break
+			}
+			s := merged[string(rec.Key)]
+			if s == nil {
+				s = &seen{rec: rec}
+				merged[string(rec.Key)] = s
+			} else if newer(rec, s.rec) {
+				s.rec = rec
+			}
+			s.nodes = append(s.nodes, name)
+			s.recs = append(s.recs, rec)
+		}
+	}
+	keys := make([]string, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	var page RangePage
+	for _, k := range keys {
+		s := merged[k]
+		// Repair replicas that were asked for this key's partition and
+		// returned an older record or none.
+		p := t.Partition(s.rec.Key)
+		for _, name := range asked[p] {
+			stale := true
+			for i, nn := range s.nodes {
+				if nn == name && !newer(s.rec, s.recs[i]) {
+					stale = false
+				}
+			}
+			if stale {
+				page.RepairSent = true
+				n.repair(name, s.rec)
+			}
+		}
+		if s.rec.Tombstone {
+			continue
+		}
+		if len(page.Records) == limit {
+			page.Next = page.Records[len(page.Records)-1].Key
+			return page, nil
+		}
+		page.Records = append(page.Records, KV{Key: s.rec.Key, Value: s.rec.Value, Version: storage.Version(s.rec.Version)})
+	}
+	if cut != nil {
+		page.Next = cut
+	}
+	n.metrics.rangeReads.Add(1)
+	return page, nil
+}
+
+// maxRangePage bounds the records one range page holds (and asks of each
+// replica).
+const maxRangePage = 10000
+
+// chooseReplicas picks need replicas of a partition to read from: the
+// coordinator itself if it is one, then live replicas starting at a
+// partition-dependent offset (so range reads spread over the cluster), then
+// down ones (which fail and make the read unavailable).
+func chooseReplicas(reps []string, need, p int, self string, view *peerView) []string {
+	out := make([]string, 0, need)
+	add := func(ok func(string) bool) {
+		for i := range reps {
+			name := reps[(p+i)%len(reps)]
+			if len(out) < need && ok(name) && !contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	add(func(name string) bool { return name == self })
+	add(func(name string) bool { pr := view.byName[name]; return pr != nil && pr.up() })
+	add(func(string) bool { return true })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// partitionsOf counts the partitions a node replicates and leads.
+func partitionsOf(t *ring.Table, name string) (owned, primary int) {
+	for p := 0; p < t.Config().Partitions; p++ {
+		reps := t.Replicas(p)
+		for i, r := range reps {
+			if r == name {
+				owned++
+				if i == 0 {
+					primary++
+				}
+			}
+		}
+	}
+	return owned, primary
+}

@@ -1,0 +1,507 @@
+// Package node is a kvstore node: it owns the local storage engine, the
+// node-to-node transport, membership and the ring, coordinates client
+// requests (quorum reads and writes, read repair, range reads) and serves
+// them over HTTP.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kvstore/gossip"
+	"kvstore/node/transport"
+	"kvstore/node/wire"
+	"kvstore/ring"
+	"kvstore/storage"
+)
+
+// Config configures a node. Zero fields take the defaults documented on
+// them (see DefaultConfig).
+type Config struct {
+	// Name identifies the node in the cluster; it must be unique and stable
+	// across restarts.
+	Name string
+	// DataDir holds the storage engine's files.
+	DataDir string
+	// HTTPAddr, RPCAddr and GossipAddr are the listen addresses of the
+	// client API, node-to-node RPC and gossip. HTTPAddr "" serves no HTTP
+	// (tests use Handler).
+	HTTPAddr, RPCAddr, GossipAddr string
+	// Join lists gossip addresses of existing members; empty starts a new
+	// cluster.
+	Join []string
+
+	// N, R and W are the replication factor and the default read and write
+	// quorums. Defaults 3, 2, 2.
+	N, R, W int
+	// Partitions is the fixed partition count of the cluster. Default 1024.
+	Partitions int
+
+	// Secret is the cluster secret: RPC peers prove they know it, and gossip
+	// is encrypted with a key derived from it. Required unless Insecure.
+	Secret   []byte
+	Insecure bool
+
+	// ReplicaTimeout bounds one replica RPC. Default 2s.
+	ReplicaTimeout time.Duration
+	// Storage configures the engine; ShardPrefixLen is set by the node.
+	Storage storage.Options
+	// HTTP configures the client API's limits.
+	HTTP HTTPConfig
+
+	// Transport and Membership replace the TCP transport and gossip (tests
+	// run whole clusters in one process with them).
+	Transport  transport.Transport
+	Membership Membership
+	// Gossip tunes the gossip layer when Membership is nil.
+	Gossip gossip.Config
+
+	// Logger receives operational messages. Default: stderr with the node
+	// name as prefix.
+	Logger *log.Logger
+	// Now is the wall clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Membership is what the node needs from the membership layer: liveness of
+// members (with their metadata), the replicated ring ledger, and a signal
+// when either changes. gossip.Gossip implements it.
+type Membership interface {
+	Members() []gossip.Member
+	Ledger() []gossip.Entry
+	SetEntry(e gossip.Entry) error
+	// Changes receives a value after any change of Members or Ledger.
+	Changes() <-chan struct{}
+	UpdateMeta(meta []byte, timeout time.Duration) error
+	Leave(timeout time.Duration) error
+	Shutdown() error
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		N:              3,
+		R:              2,
+		W:              2,
+		Partitions:     1024,
+		ReplicaTimeout: 2 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.N == 0 {
+		c.N = d.N
+	}
+	if c.R == 0 {
+		c.R = d.R
+	}
+	if c.W == 0 {
+		c.W = d.W
+	}
+	if c.Partitions == 0 {
+		c.Partitions = d.Partitions
+	}
+	if c.ReplicaTimeout == 0 {
+		c.ReplicaTimeout = d.ReplicaTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = log.New(log.Writer(), c.Name+": ", log.LstdFlags)
+	}
+	return c
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			errs = append(errs, fmt.Errorf("node: "+format, args...))
+		}
+	}
+	check(c.Name == "" || len(c.Name) > 128, "Name must have 1 to 128 bytes")
+	check(c.DataDir == "", "DataDir is required")
+	check(c.N < 1 || c.N > 16, "N %d out of range [1, 16]", c.N)
+	check(c.R < 1 || c.R > c.N, "R %d out of range [1, N=%d]", c.R, c.N)
+	check(c.W < 1 || c.W > c.N, "W %d out of range [1, N=%d]", c.W, c.N)
+	check(c.Partitions < 1 || c.Partitions > 1<<16, "Partitions %d out of range [1, 65536]", c.Partitions)
+	check(len(c.Secret) == 0 && !c.Insecure, "a cluster secret is required (or Insecure for tests)")
+	check(c.ReplicaTimeout < 0, "ReplicaTimeout is negative")
+	return errors.Join(errs...)
+}
+
+// Node is a running kvstore node. Its methods are safe for concurrent use.
+type Node struct {
+	cfg     Config
+	log     *log.Logger
+	db      *storage.DB
+	clock   *Clock
+	tr      transport.Transport
+	ownTr   bool // tr was created here and is closed by Close
+	rpcAddr string
+	members Membership
+	rep     *replica
+
+	table atomic.Pointer[ring.Table]
+	peers atomic.Pointer[peerView]
+
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	metrics metrics
+
+	// bg bounds background work (replica writes past the quorum, read
+	// repair); Close cancels it and waits.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	wg       sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// peer is what the node knows of a member.
+type peer struct {
+	name       string
+	state      gossip.State
+	ring       gossip.Status
+	inLedger   bool
+	rpc, http  string
+	gossipAddr string
+}
+
+// up reports whether requests should be sent to the peer: alive or merely
+// suspected.
+func (p *peer) up() bool { return p.state == gossip.StateAlive || p.state == gossip.StateSuspect }
+
+type peerView struct {
+	byName map[string]*peer
+}
+
+// memberMeta is the metadata a node gossips about itself.
+type memberMeta struct {
+	RPC  string `json:"rpc"`
+	HTTP string `json:"http"`
+}
+
+// Start opens the node's storage, starts RPC, joins the cluster and serves
+// HTTP. The node is in the ring when Start returns.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n := &Node{cfg: cfg, log: cfg.Logger, clock: NewClock(cfg.Name, cfg.Now)}
+	n.bg, n.bgCancel = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			n.shutdown(false)
+		}
+	}()
+
+	sopts := cfg.Storage
+	sopts.ShardPrefixLen = partitionPrefixLen
+	db, err := storage.Open(cfg.DataDir, sopts)
+	if err != nil {
+		return nil, err
+	}
+	n.db = db
+	n.rep = &replica{db: db, clock: n.clock, parts: func(key []byte) int { return ring.PartitionOf(key, cfg.Partitions) }}
+
+	n.tr = cfg.Transport
+	if n.tr == nil {
+		n.tr = transport.NewTCP(transport.Config{Name: cfg.Name, Secret: deriveKey(cfg.Secret, "rpc")})
+		n.ownTr = true
+	}
+	addr, err := n.tr.Listen(cfg.RPCAddr, transport.HandlerFunc(n.serveRemote))
+	if err != nil {
+		return nil, fmt.Errorf("node: listen for RPC on %s: %w", cfg.RPCAddr, err)
+	}
+	n.rpcAddr = addr.String()
+
+	if cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("node: listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+		}
+		n.httpLn = ln
+	}
+	meta, _ := json.Marshal(memberMeta{RPC: n.rpcAddr, HTTP: n.HTTPAddr()})
+
+	n.members = cfg.Membership
+	if n.members == nil {
+		g, err := n.startGossip(meta)
+		if err != nil {
+			return nil, err
+		}
+		n.members = g
+	} else if err := n.members.UpdateMeta(meta, time.Second); err != nil {
+		return nil, err
+	}
+	if err := n.enterRing(); err != nil {
+		return nil, err
+	}
+	n.refresh()
+	n.wg.Add(1)
+	go n.watchMembership()
+
+	if n.httpLn != nil {
+		n.httpSrv = &http.Server{
+			Handler:           n.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Printf("http server: %v", err)
+			}
+		}()
+	}
+	ok = true
+	return n, nil
+}
+
+// enterRing records this node as an active ring member unless the ledger
+// already does (a restart is not a join).
+func (n *Node) enterRing() error {
+	for _, e := range n.members.Ledger() {
+		if e.Name == n.cfg.Name && (e.Status == gossip.Active || e.Status == gossip.Joining) {
+			return nil
+		}
+	}
+	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: gossip.Active, Version: uint64(n.clock.Now())})
+}
+
+// watchMembership rebuilds the ring table and peer view on every change.
+func (n *Node) watchMembership() {
+	defer n.wg.Done()
+	ch := n.members.Changes()
+	for {
+		select {
+		case <-n.bg.Done():
+			return
+		case <-ch:
+			n.refresh()
+		}
+	}
+}
+
+// refresh rebuilds the peer view and, when ring membership changed, the
+// ring table.
+func (n *Node) refresh() {
+	view := &peerView{byName: map[string]*peer{}}
+	get := func(name string) *peer {
+		p := view.byName[name]
+		if p == nil {
+			p = &peer{name: name, state: gossip.StateDead}
+			view.byName[name] = p
+		}
+		return p
+	}
+	for _, m := range n.members.Members() {
+		p := get(m.Name)
+		p.state = m.State
+		p.gossipAddr = m.Addr
+		var meta memberMeta
+		if json.Unmarshal(m.Meta, &meta) == nil {
+			p.rpc, p.http = meta.RPC, meta.HTTP
+		}
+	}
+	var ringMembers []string
+	for _, e := range n.members.Ledger() {
+		p := get(e.Name)
+		p.ring, p.inLedger = e.Status, true
+		switch e.Status {
+		case gossip.Joining, gossip.Active, gossip.Leaving:
+			ringMembers = append(ringMembers, e.Name)
+		}
+	}
+	self := get(n.cfg.Name)
+	self.state, self.rpc, self.http = gossip.StateAlive, n.rpcAddr, n.HTTPAddr()
+	if len(ringMembers) == 0 {
+		ringMembers = []string{n.cfg.Name} // not yet in the ledger
+	}
+	n.peers.Store(view)
+
+	sort.Strings(ringMembers)
+	if old := n.table.Load(); old != nil && equalStrings(old.Members(), ringMembers) {
+		return
+	}
+	t, err := ring.Build(ring.Config{Partitions: n.cfg.Partitions, Replicas: n.cfg.N}, ringMembers)
+	if err != nil {
+		n.log.Printf("ring: %v", err)
+		return
+	}
+	n.table.Store(t)
+	n.metrics.ringChanges.Add(1)
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// HTTPAddr returns the address the HTTP API listens on ("" if none).
+func (n *Node) HTTPAddr() string {
+	if n.httpLn == nil {
+		return ""
+	}
+	return n.httpLn.Addr().String()
+}
+
+// RPCAddr returns the address node-to-node RPC listens on.
+func (n *Node) RPCAddr() string { return n.rpcAddr }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Handler returns the HTTP handler of the client API.
+func (n *Node) Handler() http.Handler { return NewHTTPHandler(n, n.cfg.HTTP) }
+
+// DB returns the node's storage engine (tests inspect replicas through it).
+func (n *Node) DB() *storage.DB { return n.db }
+
+// ServeRPC serves a request from another node.
+func (n *Node) ServeRPC(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+	switch m := req.(type) {
+	case *wire.WriteRequest:
+		if err := n.rep.apply(m.Records); err != nil {
+			return nil, err
+		}
+		n.metrics.replicaWrites.Add(int64(len(m.Records)))
+		return &wire.WriteResponse{}, nil
+	case *wire.ReadRequest:
+		res, err := n.rep.read(m.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return &wire.ReadResponse{Results: res}, nil
+	case *wire.RangeRequest:
+		if err := n.checkPartitions(m.Partitions); err != nil {
+			return nil, err
+		}
+		recs, more, err := n.rep.scan(ctx, m.Partitions, m.Start, nilIfEmpty(m.End), m.Limit)
+		if err != nil {
+			return nil, err
+		}
+		return &wire.RangeResponse{Records: recs, More: more}, nil
+	case *wire.Ping:
+		return &wire.Pong{Name: n.cfg.Name}, nil
+	}
+	return nil, fmt.Errorf("%w: unexpected message %T", ErrBadRequest, req)
+}
+
+// serveRemote serves a peer's request, giving its errors the wire codes
+// that tell the caller whether retrying elsewhere can help.
+func (n *Node) serveRemote(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+	resp, err := n.ServeRPC(ctx, from, req)
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.Is(err, ErrBadRequest):
+		return nil, transport.NewError(wire.CodeBadRequest, "%v", err)
+	case errors.Is(err, ErrTooLarge):
+		return nil, transport.NewError(wire.CodeTooLarge, "%v", err)
+	case errors.Is(err, storage.ErrClosed), errors.Is(err, ErrClosed):
+		return nil, transport.NewError(wire.CodeUnavailable, "%v", err)
+	}
+	return nil, err
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func (n *Node) checkPartitions(ps []int) error {
+	if len(ps) > n.cfg.Partitions {
+		return fmt.Errorf("%w: %d partitions requested", ErrBadRequest, len(ps))
+	}
+	for _, p := range ps {
+		if p < 0 || p >= n.cfg.Partitions {
+			return fmt.Errorf("%w: partition %d out of range", ErrBadRequest, p)
+		}
+	}
+	return nil
+}
+
+// Close stops the node gracefully: HTTP stops accepting and finishes
+// in-flight requests, peers are told the node is going down (it stays in the
+// ring: a restart is not a leave), background work ends, and the engine
+// flushes. Close is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(true) })
+	return n.closeErr
+}
+
+func (n *Node) shutdown(graceful bool) error {
+	var errs []error
+	if n.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	} else if n.httpLn != nil {
+		n.httpLn.Close()
+	}
+	if n.members != nil {
+		if graceful {
+			if err := n.members.Leave(2 * time.Second); err != nil {
+				n.log.Printf("gossip leave: %v", err)
+			}
+		}
+		if err := n.members.Shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.bgCancel()
+	n.wg.Wait()
+	if n.tr != nil && n.ownTr {
+		if err := n.tr.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.db != nil {
+		if err := n.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Closer = (*Node)(nil)
+
+// LocalRecord returns this node's own stored record of key, without asking
+// other replicas (operators and tests inspect a replica with it). It
+// returns storage.ErrNotFound when the node holds no record.
+func (n *Node) LocalRecord(key []byte) (storage.Record, error) {
+	p := ring.PartitionOf(key, n.cfg.Partitions)
+	return n.db.Get(storageKey(nil, p, key))
+}

@@ -1,0 +1,112 @@
+package node
+
+import (
+	"sort"
+	"sync/atomic"
+)
+
+// metrics are the coordinator's counters, exported at /metrics.
+type metrics struct {
+	writes             atomic.Int64
+	writeFailures      atomic.Int64
+	reads              atomic.Int64
+	readFailures       atomic.Int64
+	rangeReads         atomic.Int64
+	readRepairs        atomic.Int64
+	readRepairFailures atomic.Int64
+	replicaWrites      atomic.Int64
+	replicaErrors      atomic.Int64
+	replicaDown        atomic.Int64
+	ringChanges        atomic.Int64
+}
+
+// Status implements API.
+func (n *Node) Status() Status {
+	t := n.table.Load()
+	view := n.peers.Load()
+	st := Status{
+		Node:       n.cfg.Name,
+		HTTPAddr:   n.HTTPAddr(),
+		RPCAddr:    n.rpcAddr,
+		GossipAddr: n.cfg.GossipAddr,
+		N:          n.cfg.N,
+		R:          n.cfg.R,
+		W:          n.cfg.W,
+		EffectiveN: t.EffectiveReplicas(),
+		Partitions: t.Config().Partitions,
+	}
+	st.Clamped = st.EffectiveN < st.N
+	st.Owned, st.Primary = partitionsOf(t, n.cfg.Name)
+	names := make([]string, 0, len(view.byName))
+	for name := range view.byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := view.byName[name]
+		ms := MemberStatus{
+			Name: name, State: p.state.String(), HTTPAddr: p.http, RPCAddr: p.rpc, GossipAddr: p.gossipAddr,
+		}
+		if p.inLedger {
+			ms.Ring = p.ring.String()
+		}
+		ms.Partitions, _ = partitionsOf(t, name)
+		st.Members = append(st.Members, ms)
+	}
+	s := n.db.Stats()
+	st.Storage = StorageStatus{
+		TableBytes:         s.TableBytes,
+		WALBytes:           s.WALBytes,
+		WriteAmplification: s.WriteAmplification,
+		CacheHitRatio:      s.CacheHitRatio,
+		PendingCompaction:  s.PendingCompactionBytes,
+		WriteStalls:        s.WriteStalls,
+	}
+	return st
+}
+
+// WriteMetrics implements API.
+func (n *Node) WriteMetrics(w MetricsWriter) {
+	m := &n.metrics
+	w.Counter("kvstore_writes_total", "Keys written at their requested consistency.", float64(m.writes.Load()))
+	w.Counter("kvstore_write_failures_total", "Keys whose write missed its quorum.", float64(m.writeFailures.Load()))
+	w.Counter("kvstore_reads_total", "Single-key reads answered.", float64(m.reads.Load()))
+	w.Counter("kvstore_read_failures_total", "Reads that missed their quorum.", float64(m.readFailures.Load()))
+	w.Counter("kvstore_range_reads_total", "Range pages answered.", float64(m.rangeReads.Load()))
+	w.Counter("kvstore_read_repairs_total", "Records sent to stale replicas by read repair.", float64(m.readRepairs.Load()))
+	w.Counter("kvstore_read_repair_failures_total", "Read repairs that failed.", float64(m.readRepairFailures.Load()))
+	w.Counter("kvstore_replica_records_written_total", "Records applied on this node as a replica.", float64(m.replicaWrites.Load()))
+	w.Counter("kvstore_replica_rpc_errors_total", "Replica RPCs that failed or timed out.", float64(m.replicaErrors.Load()))
+	w.Counter("kvstore_replica_down_skips_total", "Replica RPCs not sent because gossip reports the replica down.", float64(m.replicaDown.Load()))
+	w.Counter("kvstore_ring_changes_total", "Ring tables built after membership changes.", float64(m.ringChanges.Load()))
+
+	t := n.table.Load()
+	w.Gauge("kvstore_ring_members", "Members of the ring.", float64(len(t.Members())))
+	owned, primary := partitionsOf(t, n.cfg.Name)
+	w.Gauge("kvstore_partitions_owned", "Partitions this node replicates.", float64(owned))
+	w.Gauge("kvstore_partitions_primary", "Partitions this node is first replica of.", float64(primary))
+	alive := 0
+	for _, p := range n.peers.Load().byName {
+		if p.up() {
+			alive++
+		}
+	}
+	w.Gauge("kvstore_members_up", "Members gossip reports alive or suspect.", float64(alive))
+
+	s := n.db.Stats()
+	w.Gauge("kvstore_storage_table_bytes", "Bytes of live tables on disk.", float64(s.TableBytes))
+	w.Gauge("kvstore_storage_wal_bytes", "Bytes of WAL being written.", float64(s.WALBytes))
+	w.Gauge("kvstore_storage_memtable_bytes", "Bytes in memtables.", float64(s.MemtableBytes))
+	w.Gauge("kvstore_storage_table_memory_bytes", "Memory held by table indexes and filters.", float64(s.TableMemory))
+	w.Gauge("kvstore_storage_pending_compaction_bytes", "Bytes above the levels' targets.", float64(s.PendingCompactionBytes))
+	w.Gauge("kvstore_storage_write_amplification", "Disk bytes written per user byte.", s.WriteAmplification)
+	w.Gauge("kvstore_storage_cache_hit_ratio", "Block cache hit ratio.", s.CacheHitRatio)
+	w.Counter("kvstore_storage_write_stalls_total", "Writes that waited for flush or compaction.", float64(s.WriteStalls))
+	w.Counter("kvstore_storage_compactions_total", "Compactions run.", float64(s.Compactions))
+	w.Counter("kvstore_storage_flushes_total", "Memtable flushes.", float64(s.Flushes))
+	for level, l := range s.Levels {
+		lv := string(rune('0' + level))
+		w.Gauge("kvstore_storage_level_tables", "Tables per level.", float64(l.Tables), "level", lv)
+		w.Gauge("kvstore_storage_level_bytes", "Bytes per level.", float64(l.Bytes), "level", lv)
+	}
+}
