@@ -150,7 +150,7 @@ type Client struct {
 	hc      *http.Client
 	own     *http.Transport // the transport New built, or nil
 	timeout time.Duration
-	bufs    sync.Pool // of *bytes.Buffer
+	bufs    sync.Pool // of *bytes.Buffer, for reading error responses
 }
 
 // New returns a Client for the node at baseURL ("http://host:port", or
@@ -344,7 +344,8 @@ func (c *Client) write(ctx context.Context, method string, key, value []byte, w 
 }
 
 // Put stores value under key, waiting for the consistency level w ("" for
-// the node's default). A write that missed w returns an *HTTPError matching
+// the node's default). value is sent as is and must not be modified until
+// Put returns. A write that missed w returns an *HTTPError matching
 // ErrUnavailable, with the Result's Replicas and Required filled in; the
 // write may still have reached some replicas.
 func (c *Client) Put(ctx context.Context, key, value []byte, w string) (Result, error) {
@@ -415,15 +416,12 @@ func (c *Client) Batch(ctx context.Context, muts []Mutation, w string) ([]BatchR
 			recs[i].Value = m.Value
 		}
 	}
-	buf := c.bufs.Get().(*bytes.Buffer)
-	defer func() {
-		buf.Reset()
-		c.bufs.Put(buf)
-	}()
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(struct {
+	// The body is not pooled: the transport may still read it after the
+	// response arrived.
+	body, err := json.Marshal(struct {
 		Records []batchRecord `json:"records"`
-	}{recs}); err != nil {
+	}{recs})
+	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	var q url.Values
@@ -433,7 +431,7 @@ func (c *Client) Batch(ctx context.Context, muts []Mutation, w string) ([]BatchR
 	var out struct {
 		Results []BatchResult `json:"results"`
 	}
-	_, err := c.do(ctx, http.MethodPost, c.pathURL("/kv", q), buf.Bytes(), "application/json", func(resp *http.Response) error {
+	_, err = c.do(ctx, http.MethodPost, c.pathURL("/kv", q), body, "application/json", func(resp *http.Response) error {
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			return fmt.Errorf("%w: batch results: %v", ErrProtocol, err)
 		}

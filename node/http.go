@@ -246,7 +246,8 @@ type httpHandler struct {
 type httpStatusWriter struct {
 	http.ResponseWriter
 	code int // 0 until the header is written
-	// aborted is set when the handler aborts the response mid-stream.
+	// aborted is set while the handler runs and cleared when it returns,
+	// so a panic leaves it set.
 	aborted bool
 }
 
@@ -288,90 +289,118 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h.metrics.inFlight.Add(1)
 	sw := &httpStatusWriter{ResponseWriter: w}
-	route := httpRouteOther
+	route, allow := httpRouteOf(r)
 	defer func() {
 		h.metrics.inFlight.Add(-1)
 		h.metrics.observe(route, sw.status(), time.Since(start))
 	}()
-	route = h.serve(sw, r)
+	// A panic (an API bug, or an aborted stream) counts as a 5xx; the
+	// server recovers it and drops the connection.
+	sw.aborted = true
+	h.serve(sw, r, route, allow)
+	sw.aborted = false
 }
 
-// serve routes r and returns the route it took.
-func (h *httpHandler) serve(w *httpStatusWriter, r *http.Request) httpRoute {
-	path := r.URL.Path
+// httpRouteOf returns the route of r, or httpRouteOther with the methods
+// the path allows ("" for an unknown path).
+func httpRouteOf(r *http.Request) (httpRoute, string) {
+	path, m := r.URL.Path, r.Method
 	switch {
 	case path == "/":
-		switch r.Method {
+		switch m {
 		case http.MethodGet:
-			h.legacyGet(w, r)
-			return httpRouteLegacyGet
+			return httpRouteLegacyGet, ""
 		case http.MethodPut:
-			h.legacyWrite(w, r, false)
-			return httpRouteLegacyPut
+			return httpRouteLegacyPut, ""
 		case http.MethodDelete:
-			h.legacyWrite(w, r, true)
-			return httpRouteLegacyDelete
+			return httpRouteLegacyDelete, ""
 		}
-		httpNotAllowed(w, "GET, PUT, DELETE")
+		return httpRouteOther, "GET, PUT, DELETE"
 	case path == "/batchput":
-		if r.Method == http.MethodPost {
-			h.legacyBatchPut(w, r)
-			return httpRouteLegacyBatchPut
+		if m == http.MethodPost {
+			return httpRouteLegacyBatchPut, ""
 		}
-		httpNotAllowed(w, "POST")
+		return httpRouteOther, "POST"
 	case path == "/range":
-		if r.Method == http.MethodGet {
-			h.legacyRange(w, r)
-			return httpRouteLegacyRange
+		if m == http.MethodGet {
+			return httpRouteLegacyRange, ""
 		}
-		httpNotAllowed(w, "GET")
+		return httpRouteOther, "GET"
 	case path == "/kv":
-		switch r.Method {
+		switch m {
 		case http.MethodGet:
-			h.kvRange(w, r)
-			return httpRouteKVRange
+			return httpRouteKVRange, ""
 		case http.MethodPost:
-			h.kvBatch(w, r)
-			return httpRouteKVBatch
+			return httpRouteKVBatch, ""
 		}
-		httpNotAllowed(w, "GET, POST")
+		return httpRouteOther, "GET, POST"
 	case strings.HasPrefix(path, "/kv/"):
-		key := path[len("/kv/"):]
-		switch r.Method {
+		switch m {
 		case http.MethodGet, http.MethodHead:
-			h.kvGet(w, r, key)
-			return httpRouteKVGet
+			return httpRouteKVGet, ""
 		case http.MethodPut:
-			h.kvWrite(w, r, key, false)
-			return httpRouteKVPut
+			return httpRouteKVPut, ""
 		case http.MethodDelete:
-			h.kvWrite(w, r, key, true)
-			return httpRouteKVDelete
+			return httpRouteKVDelete, ""
 		}
-		httpNotAllowed(w, "GET, HEAD, PUT, DELETE")
+		return httpRouteOther, "GET, HEAD, PUT, DELETE"
 	case path == "/healthz":
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, "ok")
-			return httpRouteHealthz
+		if m == http.MethodGet || m == http.MethodHead {
+			return httpRouteHealthz, ""
 		}
-		httpNotAllowed(w, "GET, HEAD")
+		return httpRouteOther, "GET, HEAD"
 	case path == "/status":
-		if r.Method == http.MethodGet {
-			httpWriteJSON(w, http.StatusOK, h.api.Status())
-			return httpRouteStatus
+		if m == http.MethodGet {
+			return httpRouteStatus, ""
 		}
-		httpNotAllowed(w, "GET")
+		return httpRouteOther, "GET"
 	case path == "/metrics":
-		if r.Method == http.MethodGet {
-			h.serveMetrics(w)
-			return httpRouteMetrics
+		if m == http.MethodGet {
+			return httpRouteMetrics, ""
 		}
-		httpNotAllowed(w, "GET")
-	default:
-		httpError(w, http.StatusNotFound, "node: no such endpoint: "+path)
+		return httpRouteOther, "GET"
 	}
-	return httpRouteOther
+	return httpRouteOther, ""
+}
+
+// serve runs the handler of route.
+func (h *httpHandler) serve(w *httpStatusWriter, r *http.Request, route httpRoute, allow string) {
+	key := strings.TrimPrefix(r.URL.Path, "/kv/")
+	switch route {
+	case httpRouteLegacyGet:
+		h.legacyGet(w, r)
+	case httpRouteLegacyPut:
+		h.legacyWrite(w, r, false)
+	case httpRouteLegacyDelete:
+		h.legacyWrite(w, r, true)
+	case httpRouteLegacyBatchPut:
+		h.legacyBatchPut(w, r)
+	case httpRouteLegacyRange:
+		h.legacyRange(w, r)
+	case httpRouteKVGet:
+		h.kvGet(w, r, key)
+	case httpRouteKVPut:
+		h.kvWrite(w, r, key, false)
+	case httpRouteKVDelete:
+		h.kvWrite(w, r, key, true)
+	case httpRouteKVBatch:
+		h.kvBatch(w, r)
+	case httpRouteKVRange:
+		h.kvRange(w, r)
+	case httpRouteHealthz:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	case httpRouteStatus:
+		httpWriteJSON(w, http.StatusOK, h.api.Status())
+	case httpRouteMetrics:
+		h.serveMetrics(w)
+	default:
+		if allow != "" {
+			httpNotAllowed(w, allow)
+		} else {
+			httpError(w, http.StatusNotFound, "node: no such endpoint: "+r.URL.Path)
+		}
+	}
 }
 
 // context returns the context of one unit of work for r.
@@ -621,7 +650,6 @@ func (h *httpHandler) legacyRange(w *httpStatusWriter, r *http.Request) {
 		if err != nil {
 			// The status is sent: cut the response so the client cannot
 			// take a prefix of the range for all of it.
-			w.aborted = true
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -45,8 +45,13 @@ func (n *Node) startGossip(meta []byte) (*gossip.Gossip, error) {
 			return nil, fmt.Errorf("node: gossip port %q: %w", port, err)
 		}
 		gc.BindAddr, gc.BindPort = host, p
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			gc.BindAddr = ""
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			gc.BindAddr = "0.0.0.0"
+			adv := n.cfg.AdvertiseHost
+			if adv == "" {
+				adv = defaultAdvertiseHost()
+			}
+			gc.AdvertiseAddr, gc.AdvertisePort = adv, p
 		}
 	}
 	if gc.Logger == nil {

@@ -37,6 +37,11 @@ type Config struct {
 	// client API, node-to-node RPC and gossip. HTTPAddr "" serves no HTTP
 	// (tests use Handler).
 	HTTPAddr, RPCAddr, GossipAddr string
+	// AdvertiseHost is the host peers and clients reach this node at when a
+	// listen address has no specific host (":8080", "0.0.0.0:8080").
+	// Default: the first non-loopback IPv4 address of the machine, or
+	// 127.0.0.1 if it has none.
+	AdvertiseHost string
 	// Join lists gossip addresses of existing members; empty starts a new
 	// cluster.
 	Join []string
@@ -232,7 +237,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: listen for RPC on %s: %w", cfg.RPCAddr, err)
 	}
-	n.rpcAddr = addr.String()
+	n.rpcAddr = advertised(addr.String(), cfg.AdvertiseHost)
 
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -242,6 +247,9 @@ func Start(cfg Config) (*Node, error) {
 		n.httpLn = ln
 	}
 	meta, _ := json.Marshal(memberMeta{RPC: n.rpcAddr, HTTP: n.HTTPAddr()})
+	if len(meta) > gossip.MaxMetaSize {
+		return nil, fmt.Errorf("node: addresses too long to gossip: %s", meta)
+	}
 
 	n.members = cfg.Membership
 	if n.members == nil {
@@ -365,12 +373,43 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// HTTPAddr returns the address the HTTP API listens on ("" if none).
+// HTTPAddr returns the address clients reach the HTTP API at ("" if the
+// node serves none).
 func (n *Node) HTTPAddr() string {
 	if n.httpLn == nil {
 		return ""
 	}
-	return n.httpLn.Addr().String()
+	return advertised(n.httpLn.Addr().String(), n.cfg.AdvertiseHost)
+}
+
+// advertised replaces an unspecified host in a listen address with the host
+// others should use.
+func advertised(addr, host string) string {
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	if host == "" {
+		host = defaultAdvertiseHost()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// defaultAdvertiseHost returns the first non-loopback IPv4 address of the
+// machine, or 127.0.0.1.
+func defaultAdvertiseHost() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // RPCAddr returns the address node-to-node RPC listens on.

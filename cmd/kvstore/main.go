@@ -1,5 +1,8 @@
 // Command kvstore runs kvstore nodes and talks to them.
 //
+//	kvstore [serve] [flags]         run a node (no arguments: a single node on :8080)
+//	kvstore dev -nodes 3            run a local cluster on loopback ports
+//	kvstore put|get|delete|range|status ...   talk to a node
 //	kvstore bench -engine [flags]   db_bench-style workloads on the local storage engine
 //
 // Run "kvstore help" for the list of subcommands.
@@ -18,6 +21,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run a node (the default command)", runServe},
+		{"dev", "run a local cluster of several nodes on loopback ports", runDev},
 		{"bench", "run benchmarks (-engine: workloads on the local storage engine)", runBench},
 	}
 }
@@ -27,9 +32,15 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		return runServe(nil, stdout, stderr)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
+	}
+	if args[0][0] == '-' { // flags only: serve
+		return runServe(args, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

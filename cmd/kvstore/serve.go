@@ -1,0 +1,163 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"kvstore/node"
+	"kvstore/storage"
+)
+
+// serveFlags are the flags of "kvstore serve".
+type serveFlags struct {
+	name, data, http, rpc, gossip, join, advertise string
+	n, r, w                                         int
+	sync, secretFile                                string
+	partitions                                      int
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "node1"
+	}
+	fs.StringVar(&f.name, "node", host, "node name, unique in the cluster and stable across restarts")
+	fs.StringVar(&f.data, "data", "./data", "data directory")
+	fs.StringVar(&f.http, "http", ":8080", "client HTTP API listen address")
+	fs.StringVar(&f.rpc, "rpc", ":8081", "node-to-node RPC listen address")
+	fs.StringVar(&f.gossip, "gossip", ":8082", "gossip listen address (UDP and TCP)")
+	fs.StringVar(&f.join, "join", "", "gossip addresses of existing members, comma-separated (empty: start a new cluster)")
+	fs.StringVar(&f.advertise, "advertise", "", "host other nodes and clients reach this node at (default: the first non-loopback IPv4 address)")
+	fs.IntVar(&f.n, "n", 3, "replicas per key (N)")
+	fs.IntVar(&f.r, "r", 2, "default read quorum (R)")
+	fs.IntVar(&f.w, "w", 2, "default write quorum (W)")
+	fs.StringVar(&f.sync, "sync", "always", "WAL durability: always (fsync before acknowledging), interval or none")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the cluster secret (also $KVSTORE_SECRET); a new cluster without one creates DATA/cluster.secret")
+	fs.IntVar(&f.partitions, "partitions", 1024, "partitions of the ring; fixed for the life of the cluster")
+}
+
+// config turns the flags into a node configuration.
+func (f *serveFlags) config(stderr io.Writer) (node.Config, error) {
+	mode, err := storage.ParseSyncMode(f.sync)
+	if err != nil {
+		return node.Config{}, err
+	}
+	var join []string
+	for _, a := range strings.Split(f.join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			join = append(join, a)
+		}
+	}
+	secret, err := loadSecret(f.secretFile, f.data, len(join) > 0, stderr)
+	if err != nil {
+		return node.Config{}, err
+	}
+	return node.Config{
+		Name:          f.name,
+		DataDir:       f.data,
+		HTTPAddr:      f.http,
+		RPCAddr:       f.rpc,
+		GossipAddr:    f.gossip,
+		AdvertiseHost: f.advertise,
+		Join:          join,
+		N:             f.n,
+		R:             f.r,
+		W:             f.w,
+		Partitions:    f.partitions,
+		Secret:        secret,
+		Storage:       storage.Options{Sync: mode},
+		Logger:        log.New(stderr, f.name+": ", log.LstdFlags),
+	}, nil
+}
+
+// loadSecret returns the cluster secret: from the file, from
+// $KVSTORE_SECRET, or, for a node starting a new cluster, from
+// DATA/cluster.secret, created with 32 random bytes if missing.
+func loadSecret(file, data string, joining bool, stderr io.Writer) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+		return checkSecret(b, file)
+	}
+	if s := os.Getenv("KVSTORE_SECRET"); s != "" {
+		return checkSecret([]byte(s), "$KVSTORE_SECRET")
+	}
+	path := filepath.Join(data, "cluster.secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return checkSecret(b, path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+	if joining {
+		return nil, errors.New("joining a cluster needs its secret: pass -secret-file FILE or set KVSTORE_SECRET")
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secret := []byte(hex.EncodeToString(raw) + "\n")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+	fmt.Fprintf(stderr, "created a new cluster secret in %s; start other nodes with -secret-file pointing to a copy of it\n", path)
+	return checkSecret(secret, path)
+}
+
+func checkSecret(b []byte, from string) ([]byte, error) {
+	s := strings.TrimSpace(string(b))
+	if len(s) < 16 {
+		return nil, fmt.Errorf("cluster secret from %s is shorter than 16 characters", from)
+	}
+	return []byte(s), nil
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kvstore serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := f.config(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "kvstore serve:", err)
+		return 2
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	n, err := node.Start(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "kvstore serve:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "node %s serving http://%s (rpc %s, gossip %s, data %s)\n",
+		cfg.Name, n.HTTPAddr(), n.RPCAddr(), cfg.GossipAddr, cfg.DataDir)
+	sig := <-sigs
+	fmt.Fprintf(stderr, "%s: %v: finishing requests and flushing\n", cfg.Name, sig)
+	start := time.Now()
+	if err := n.Close(); err != nil {
+		fmt.Fprintln(stderr, "kvstore serve: shutdown:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s: stopped in %v\n", cfg.Name, time.Since(start).Round(time.Millisecond))
+	return 0
+}
