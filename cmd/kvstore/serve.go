@@ -23,9 +23,9 @@ import (
 // serveFlags are the flags of "kvstore serve".
 type serveFlags struct {
 	name, data, http, rpc, gossip, join, advertise string
-	n, r, w                                         int
-	sync, secretFile                                string
-	partitions                                      int
+	n, r, w                                        int
+	sync, secretFile                               string
+	partitions                                     int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
