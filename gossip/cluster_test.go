@@ -37,9 +37,12 @@ func TestFailureSuspectThenDead(t *testing.T) {
 	gs := mockCluster(t, 3, func(c *Config) {
 		c.ProbeInterval = 50 * time.Millisecond
 		c.ProbeTimeout = 25 * time.Millisecond
-		// A long suspicion timeout (SuspicionMult*ProbeInterval = 800ms)
-		// leaves a wide window to observe StateSuspect.
-		c.SuspicionMult = 16
+		// A fixed suspicion threshold (the default grows with memberlist's
+		// health score, which a loaded machine raises) and a long
+		// suspicion timeout (SuspicionMult*ProbeInterval = 1s) leave a wide
+		// window to observe StateSuspect.
+		c.SuspectAfter = 200 * time.Millisecond
+		c.SuspicionMult = 20
 	})
 	waitFor(t, 5*time.Second, "all alive", func() bool { return allAlive(gs, "n0", "n1", "n2") })
 	if err := gs[2].Shutdown(); err != nil {

@@ -78,3 +78,25 @@ func TestLivenessStateMachine(t *testing.T) {
 		t.Errorf("member with malformed meta: %+v, %v", m, ok)
 	}
 }
+
+func TestSuspectAfter(t *testing.T) {
+	g := &Gossip{cfg: Config{ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond}}
+	tests := []struct {
+		live, health int
+		want         time.Duration
+	}{
+		{1, 0, 350 * time.Millisecond},  // (2*1+1)*100ms + 50ms
+		{2, 0, 350 * time.Millisecond},  // one peer
+		{3, 0, 550 * time.Millisecond},  // (2*2+1)*100ms + 50ms
+		{3, 1, 1050 * time.Millisecond}, // degraded: probes stretch
+	}
+	for _, tt := range tests {
+		if got := g.suspectAfter(tt.live, tt.health); got != tt.want {
+			t.Errorf("suspectAfter(%d, %d) = %v, want %v", tt.live, tt.health, got, tt.want)
+		}
+	}
+	g.cfg.SuspectAfter = time.Second
+	if got := g.suspectAfter(3, 5); got != time.Second {
+		t.Errorf("configured SuspectAfter: got %v", got)
+	}
+}

@@ -242,3 +242,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An operator removes a failed node: its partitions move to the remaining
+// nodes and writes at quorum work again; a live node cannot be removed.
+func TestRemoveFailedNode(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 4})
+	if err := c.Node(0).RemoveMember(c.Name(3)); !errors.Is(err, node.ErrMemberAlive) {
+		t.Fatalf("removing a live node: %v", err)
+	}
+	c.Kill(2)
+	c.Kill(3)
+	// With two of four down, some partitions have only one replica up.
+	failed := 0
+	for i := range 40 {
+		if res := c.Node(0).Put(ctxT(t), []byte(fmt.Sprintf("k%d", i)), []byte("v"), node.LevelDefault); res.Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatalf("no write failed with two of four nodes down")
+	}
+	for _, i := range []int{2, 3} {
+		if err := c.Node(0).RemoveMember(c.Name(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the ring shrinks to two nodes", func() bool {
+		st := c.Node(1).Status()
+		return st.EffectiveN == 2 && st.Clamped
+	})
+	for i := range 40 {
+		mustPut(t, c.Node(i%2), fmt.Sprintf("k%d", i), "v", node.LevelDefault)
+	}
+}

@@ -47,6 +47,7 @@ type httpFakeAPI struct {
 	// call's number (1-based) and outside mu.
 	rangeHook func(n int)
 	rangeN    int
+	quiet     bool // do not record calls (benchmarks)
 }
 
 type httpFakeRecord struct {
@@ -59,6 +60,13 @@ func newHTTPFakeAPI(limits HTTPConfig) *httpFakeAPI {
 }
 
 var _ API = (*httpFakeAPI)(nil)
+
+// record notes a call, with mu held.
+func (f *httpFakeAPI) record(call string) {
+	if !f.quiet {
+		f.record(call)
+	}
+}
 
 func (f *httpFakeAPI) violate(format string, args ...any) {
 	f.violations = append(f.violations, fmt.Sprintf(format, args...))
@@ -101,7 +109,7 @@ func (f *httpFakeAPI) write(key, value []byte, del bool, w Level) WriteResult {
 func (f *httpFakeAPI) Put(ctx context.Context, key, value []byte, w Level) WriteResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "put "+string(key))
+	f.record("put "+string(key))
 	f.checkCtx(ctx, "put")
 	f.checkKey("put", key)
 	if value == nil || len(value) > f.limits.MaxValueSize {
@@ -113,7 +121,7 @@ func (f *httpFakeAPI) Put(ctx context.Context, key, value []byte, w Level) Write
 func (f *httpFakeAPI) Delete(ctx context.Context, key []byte, w Level) WriteResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "delete "+string(key))
+	f.record("delete "+string(key))
 	f.checkCtx(ctx, "delete")
 	f.checkKey("delete", key)
 	return f.write(key, nil, true, w)
@@ -122,7 +130,7 @@ func (f *httpFakeAPI) Delete(ctx context.Context, key []byte, w Level) WriteResu
 func (f *httpFakeAPI) Get(ctx context.Context, key []byte, r Level) (ReadResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "get "+string(key))
+	f.record("get "+string(key))
 	f.checkCtx(ctx, "get")
 	f.checkKey("get", key)
 	res := ReadResult{Replies: f.acks, Required: r.resolve(3, 2), RepairSent: f.repair}
@@ -141,7 +149,7 @@ func (f *httpFakeAPI) Get(ctx context.Context, key []byte, r Level) (ReadResult,
 func (f *httpFakeAPI) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf("batch %d", len(muts)))
+	f.record(fmt.Sprintf("batch %d", len(muts)))
 	f.checkCtx(ctx, "batch")
 	if len(muts) == 0 || len(muts) > f.limits.MaxBatchKeys {
 		f.violate("batch of %d", len(muts))
@@ -167,7 +175,7 @@ func (f *httpFakeAPI) Range(ctx context.Context, req RangeRequest) (RangePage, e
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "range")
+	f.record("range")
 	f.checkCtx(ctx, "range")
 	if len(req.Start) > f.limits.MaxKeySize || len(req.End) > f.limits.MaxKeySize ||
 		len(req.Cursor) > f.limits.MaxKeySize+httpCursorSlack {
@@ -1450,4 +1458,41 @@ func TestHTTPConfig(t *testing.T) {
 	if got := (HTTPConfig{MaxKeySize: -5}).withDefaults(); got != DefaultHTTPConfig() {
 		t.Errorf("withDefaults = %+v", got)
 	}
+}
+
+func BenchmarkHTTPHandler(b *testing.B) {
+	for _, size := range []int{16, 4096} {
+		api := newHTTPFakeAPI(HTTPConfig{})
+		api.quiet = true
+		h := NewHTTPHandler(api, HTTPConfig{})
+		value := bytes.Repeat([]byte("v"), size)
+		b.Run(fmt.Sprintf("put/value=%d", size), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				req := httptest.NewRequest("PUT", "/kv/key?w=quorum", bytes.NewReader(value))
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+		b.Run(fmt.Sprintf("get/value=%d", size), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/kv/key", nil)
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+	b.Run("range/records=10000", func(b *testing.B) {
+		api := newHTTPFakeAPI(HTTPConfig{})
+		api.quiet = true
+		for i := range 10000 {
+			api.set(fmt.Sprintf("key%06d", i), strings.Repeat("v", 100))
+		}
+		h := NewHTTPHandler(api, HTTPConfig{})
+		b.ReportAllocs()
+		for b.Loop() {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/kv", nil))
+		}
+	})
 }

@@ -418,8 +418,14 @@ func (n *Node) RPCAddr() string { return n.rpcAddr }
 // Name returns the node's name.
 func (n *Node) Name() string { return n.cfg.Name }
 
-// Handler returns the HTTP handler of the client API.
-func (n *Node) Handler() http.Handler { return NewHTTPHandler(n, n.cfg.HTTP) }
+// Handler returns the node's HTTP handler: the client API, and operator
+// actions under /admin/.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", n.adminHandler())
+	mux.Handle("/", NewHTTPHandler(n, n.cfg.HTTP))
+	return mux
+}
 
 // DB returns the node's storage engine (tests inspect replicas through it).
 func (n *Node) DB() *storage.DB { return n.db }

@@ -23,6 +23,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run a node (the default command)", runServe},
 		{"dev", "run a local cluster of several nodes on loopback ports", runDev},
+		{"remove", "remove a failed node from the ring", runRemove},
 		{"bench", "run benchmarks (-engine: workloads on the local storage engine)", runBench},
 	}
 }
