@@ -64,7 +64,7 @@ var _ API = (*httpFakeAPI)(nil)
 // record notes a call, with mu held.
 func (f *httpFakeAPI) record(call string) {
 	if !f.quiet {
-		f.record(call)
+		f.calls = append(f.calls, call)
 	}
 }
 
