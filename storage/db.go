@@ -310,6 +310,16 @@ func (db *DB) Apply(b *Batch) error {
 		p.need += memtable.EntrySize(len(o.key), len(o.value))
 		userBytes += int64(len(o.key) + len(o.value))
 	}
+	if len(parts) == 1 {
+		for s, p := range parts {
+			if err := s.write(p.ops, p.count, p.need); err != nil {
+				return err
+			}
+		}
+		db.stats.userBytes.Add(userBytes)
+		return nil
+	}
+	// Shards commit in parallel: each waits for its own group commit.
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(parts))
 	var mu sync.Mutex
