@@ -149,7 +149,10 @@ const (
 //	                         start or end leaves that side unbounded. Streamed
 //	                         page by page; if a later page fails, the connection
 //	                         is aborted so the client sees an incomplete array
-//	                         instead of a short one.
+//	                         instead of a short one. Strings are written as
+//	                         encoding/json writes them (bytes that are not
+//	                         UTF-8 become U+FFFD): binary data belongs on the
+//	                         native API.
 //
 // A missing or empty key is 400. A write that misses its quorum is 503 with
 // the body of the native API.

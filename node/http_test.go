@@ -109,7 +109,7 @@ func (f *httpFakeAPI) write(key, value []byte, del bool, w Level) WriteResult {
 func (f *httpFakeAPI) Put(ctx context.Context, key, value []byte, w Level) WriteResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("put "+string(key))
+	f.record("put " + string(key))
 	f.checkCtx(ctx, "put")
 	f.checkKey("put", key)
 	if value == nil || len(value) > f.limits.MaxValueSize {
@@ -121,7 +121,7 @@ func (f *httpFakeAPI) Put(ctx context.Context, key, value []byte, w Level) Write
 func (f *httpFakeAPI) Delete(ctx context.Context, key []byte, w Level) WriteResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("delete "+string(key))
+	f.record("delete " + string(key))
 	f.checkCtx(ctx, "delete")
 	f.checkKey("delete", key)
 	return f.write(key, nil, true, w)
@@ -130,7 +130,7 @@ func (f *httpFakeAPI) Delete(ctx context.Context, key []byte, w Level) WriteResu
 func (f *httpFakeAPI) Get(ctx context.Context, key []byte, r Level) (ReadResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("get "+string(key))
+	f.record("get " + string(key))
 	f.checkCtx(ctx, "get")
 	f.checkKey("get", key)
 	res := ReadResult{Replies: f.acks, Required: r.resolve(3, 2), RepairSent: f.repair}

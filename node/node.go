@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,8 +165,10 @@ type Node struct {
 	table atomic.Pointer[ring.Table]
 	peers atomic.Pointer[peerView]
 
-	httpSrv *http.Server
-	httpLn  net.Listener
+	httpSrv     *http.Server
+	httpLn      net.Listener
+	handlerOnce sync.Once
+	handler     http.Handler
 
 	metrics metrics
 
@@ -419,12 +422,22 @@ func (n *Node) RPCAddr() string { return n.rpcAddr }
 func (n *Node) Name() string { return n.cfg.Name }
 
 // Handler returns the node's HTTP handler: the client API, and operator
-// actions under /admin/.
+// actions under /admin/. It is built once, so its request metrics cover
+// every request.
 func (n *Node) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/admin/", n.adminHandler())
-	mux.Handle("/", NewHTTPHandler(n, n.cfg.HTTP))
-	return mux
+	n.handlerOnce.Do(func() {
+		api, admin := NewHTTPHandler(n, n.cfg.HTTP), n.adminHandler()
+		// No ServeMux in front of the API: it would clean paths, and keys
+		// are paths.
+		n.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/admin/") {
+				admin.ServeHTTP(w, r)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	})
+	return n.handler
 }
 
 // DB returns the node's storage engine (tests inspect replicas through it).

@@ -23,6 +23,11 @@ func commands() []command {
 	return []command{
 		{"serve", "run a node (the default command)", runServe},
 		{"dev", "run a local cluster of several nodes on loopback ports", runDev},
+		{"put", "write a key: put KEY VALUE", runPut},
+		{"get", "read a key: get KEY", runGet},
+		{"delete", "delete a key: delete KEY", runDelete},
+		{"range", "list keys: range START END (both inclusive)", runRange},
+		{"status", "show a node's view of the cluster", runStatus},
 		{"remove", "remove a failed node from the ring", runRemove},
 		{"bench", "run benchmarks (-engine: workloads on the local storage engine)", runBench},
 	}
