@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,14 +205,8 @@ func TestLedgerLateJoinerByPushPull(t *testing.T) {
 }
 
 func sortedEntries(es []Entry) []Entry {
-	out := append([]Entry(nil), es...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j].Name < out[i].Name {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(es)
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -101,10 +101,6 @@ func pad(s string) string {
 
 func TestDecodeRejects(t *testing.T) {
 	good := hex.EncodeToString(encodeState(sampleState()))
-	entry := func(name, status, meta string) string {
-		return "01" + "00000001" + hex.EncodeToString([]byte{byte(len(name) / 2)}) + name + status + "0000000000000001" + meta
-	}
-	_ = entry
 	tests := []struct {
 		name  string
 		state string

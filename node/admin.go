@@ -21,9 +21,10 @@ func (n *Node) RemoveMember(name string) error {
 		return fmt.Errorf("%w: a node cannot remove itself; stop it and remove it from another node", ErrBadRequest)
 	}
 	member := false
+	var version uint64
 	for _, e := range n.members.Ledger() {
 		if e.Name == name && (e.Status == gossip.Active || e.Status == gossip.Joining || e.Status == gossip.Leaving) {
-			member = true
+			member, version = true, e.Version
 		}
 	}
 	if !member {
@@ -34,7 +35,8 @@ func (n *Node) RemoveMember(name string) error {
 			return fmt.Errorf("%w: %s is %s; stop it first, or make it leave", ErrMemberAlive, name, m.State)
 		}
 	}
-	return n.members.SetEntry(gossip.Entry{Name: name, Status: gossip.Removed, Version: uint64(n.clock.Now())})
+	// The entry must supersede the member's own, whatever the clocks say.
+	return n.members.SetEntry(gossip.Entry{Name: name, Status: gossip.Removed, Version: max(uint64(n.clock.Now()), version+1)})
 }
 
 // adminHandler serves operator actions under /admin/:

@@ -292,12 +292,16 @@ func Start(cfg Config) (*Node, error) {
 // enterRing records this node as an active ring member unless the ledger
 // already does (a restart is not a join).
 func (n *Node) enterRing() error {
+	var version uint64
 	for _, e := range n.members.Ledger() {
-		if e.Name == n.cfg.Name && (e.Status == gossip.Active || e.Status == gossip.Joining) {
-			return nil
+		if e.Name == n.cfg.Name {
+			if e.Status == gossip.Active || e.Status == gossip.Joining {
+				return nil
+			}
+			version = e.Version
 		}
 	}
-	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: gossip.Active, Version: uint64(n.clock.Now())})
+	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: gossip.Active, Version: max(uint64(n.clock.Now()), version+1)})
 }
 
 // watchMembership rebuilds the ring table and peer view on every change.
