@@ -37,6 +37,7 @@ type shard struct {
 	mem       *memtable.Memtable
 	memLogNum uint64
 	imm       []immutableMem // oldest first
+	spare     spareWAL       // the next WAL file, created in the background
 	lv        *levelSet      // current tables; rs.lv
 	nextFile  uint64         // next file number to allocate
 	wal       *walWriter
@@ -50,6 +51,11 @@ type shard struct {
 	flushCh chan struct{} // wakes the flusher; capacity 1
 	done    chan struct{}
 	wg      sync.WaitGroup
+}
+
+type spareWAL struct {
+	num uint64
+	f   vfs.File
 }
 
 type immutableMem struct {
@@ -238,10 +244,11 @@ func (s *shard) allocFile() uint64 {
 // minLogNum returns the oldest WAL file still needed. Called with mu held or
 // before the shard is shared.
 func (s *shard) minLogNum() uint64 {
-	if len(s.imm) > 0 {
-		return s.imm[0].logNum
+	m := s.memLogNum
+	for _, im := range s.imm {
+		m = min(m, im.logNum)
 	}
-	return s.memLogNum
+	return m
 }
 
 // publish installs a new readState from the current fields. Called with mu
@@ -347,10 +354,62 @@ func (s *shard) walSegmentSize(payload int) int64 {
 	return int64(max(s.db.opts.MemtableSize+1<<20, payload+record.HeaderSize))
 }
 
+// nextWAL returns the file the log continues in: the spare prepared in the
+// background when there is one (so the write path does not wait for a
+// directory fsync), else a new one. Called with mu held.
+func (s *shard) nextWAL() (uint64, vfs.File, error) {
+	if sp := s.spare; sp.f != nil {
+		s.spare = spareWAL{}
+		s.wakeFlusher() // to prepare the next spare
+		return sp.num, sp.f, nil
+	}
+	return s.createWAL()
+}
+
+// prepareSpare creates the next WAL file ahead of need, off the write path.
+// A spare may get a lower number than a file created meanwhile; memLogNum
+// tracks the lowest file a memtable uses, so ordering does not matter.
+func (s *shard) prepareSpare() {
+	s.mu.Lock()
+	if s.spare.f != nil || s.closing || s.bgErr != nil {
+		s.mu.Unlock()
+		return
+	}
+	num := s.allocFile()
+	s.mu.Unlock()
+	path := filepath.Join(s.dir, walFileName(num))
+	f, err := s.fs.Create(path)
+	if err == nil {
+		if err = s.fs.SyncDir(s.dir); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		s.fs.Remove(path) // the next rotation creates its file itself
+		return
+	}
+	s.mu.Lock()
+	if s.spare.f == nil && !s.closing {
+		s.spare = spareWAL{num: num, f: f}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f.Close()
+	s.fs.Remove(path)
+}
+
+func (s *shard) wakeFlusher() {
+	select {
+	case s.flushCh <- struct{}{}:
+	default:
+	}
+}
+
 // switchWAL continues the log in a new file; the memtable stays. Called with
 // mu held.
 func (s *shard) switchWAL(payload int) error {
-	num, f, err := s.createWAL()
+	num, f, err := s.nextWAL()
 	if err != nil {
 		return err
 	}
@@ -359,13 +418,14 @@ func (s *shard) switchWAL(payload int) error {
 		return err
 	}
 	s.walNum = num
+	s.memLogNum = min(s.memLogNum, num)
 	return nil
 }
 
 // rotate moves the memtable to the immutable list and starts a new memtable
 // and WAL file. Called with mu held.
 func (s *shard) rotate(need int) error {
-	num, f, err := s.createWAL()
+	num, f, err := s.nextWAL()
 	if err != nil {
 		return err
 	}
@@ -377,10 +437,7 @@ func (s *shard) rotate(need int) error {
 	s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
 	s.memLogNum, s.walNum = num, num
 	s.publish()
-	select {
-	case s.flushCh <- struct{}{}:
-	default:
-	}
+	s.wakeFlusher()
 	return nil
 }
 
@@ -392,6 +449,7 @@ func (s *shard) flushLoop() {
 		case <-s.done:
 			return
 		}
+		s.prepareSpare()
 		for {
 			s.mu.Lock()
 			if len(s.imm) == 0 || s.bgErr != nil {
@@ -464,12 +522,9 @@ func (s *shard) logAndApply(e versionEdit, flushed *memtable.Memtable) error {
 	}
 	popImm := flushed != nil && len(s.imm) > 0 && s.imm[0].mem == flushed
 	minLog := s.memLogNum
-	if imm := s.imm; len(imm) > 0 {
-		if popImm {
-			imm = imm[1:]
-		}
-		if len(imm) > 0 {
-			minLog = imm[0].logNum
+	for i, im := range s.imm {
+		if i > 0 || !popImm {
+			minLog = min(minLog, im.logNum)
 		}
 	}
 	s.mu.Unlock()
@@ -622,6 +677,11 @@ func (s *shard) close() error {
 	s.wg.Wait()
 	if werr := s.wal.close(); err == nil && !errors.Is(werr, ErrClosed) {
 		err = werr
+	}
+	if s.spare.f != nil {
+		s.spare.f.Close()
+		s.fs.Remove(filepath.Join(s.dir, walFileName(s.spare.num)))
+		s.spare = spareWAL{}
 	}
 	if err == nil {
 		s.removeObsoleteLogs()

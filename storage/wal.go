@@ -45,6 +45,8 @@ type walWriter struct {
 	// mapped is the current file's mapping when it is written through one;
 	// records are copied to mapped[appended-fileStart:].
 	mapped []byte
+
+	retiring sync.WaitGroup // files the log moved past, being finished
 }
 
 // walReleaseChunk is how much of a mapped WAL file is written before its
@@ -88,20 +90,6 @@ func (w *walWriter) fits(n int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.mapped == nil || w.appended-w.fileStart+int64(record.HeaderSize+n) <= int64(len(w.mapped))
-}
-
-// unmapLocked releases the current mapping and cuts the file's unused
-// preallocated tail. Called with mu held, nothing in flight.
-func (w *walWriter) unmapLocked() error {
-	if w.mapped == nil {
-		return nil
-	}
-	err := w.f.(vfs.Mapper).Unmap(w.mapped)
-	w.mapped = nil
-	if terr := w.f.Truncate(w.appended - w.fileStart); err == nil {
-		err = terr
-	}
-	return err
 }
 
 // append adds one record with the given payload and returns the log offset
@@ -189,57 +177,102 @@ func (w *walWriter) lead(sync bool) {
 
 // sync writes and fsyncs everything appended so far (the periodic syncer and
 // rotation use it).
-func (w *walWriter) sync() error {
+func (w *walWriter) sync() error { return w.drain(true) }
+
+// drain writes everything appended so far to the OS, and fsyncs it if sync
+// is set.
+func (w *walWriter) drain(sync bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.err == nil && (w.busy || w.synced < w.appended) {
+	for w.err == nil {
+		done := w.written
+		if sync {
+			done = w.synced
+		}
+		if !w.busy && done >= w.appended {
+			break
+		}
 		if w.busy {
 			w.cond.Wait()
 			continue
 		}
-		w.lead(true)
+		w.lead(sync)
 	}
 	return w.err
 }
 
-// rotate makes everything appended so far durable in the current file, closes
-// it, and continues in next. The caller serializes rotate with append (the
-// shard holds its mutex across both).
+// rotate continues the log in next. In SyncAlways the old file is fsynced
+// first (its writers wait for that); otherwise nobody waits for it, so it is
+// finished in the background (fsynced too in SyncInterval, whose promise
+// covers it) and the shard is not held up by an fsync behind heavy disk
+// traffic. The caller serializes rotate with append (the shard holds its
+// mutex across both).
 func (w *walWriter) rotate(next vfs.File, size int64) error {
-	if err := w.sync(); err != nil {
+	if err := w.drain(w.mode == SyncAlways); err != nil {
 		return err
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	err := w.unmapLocked()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
+	old, mapped, used := w.f, w.mapped, w.appended-w.fileStart
+	w.mapped = nil
 	w.f, w.fileStart = next, w.appended
-	if merr := w.mapFile(next, max(size, w.segSize)); err == nil {
-		err = merr
-	}
+	err := w.mapFile(next, max(size, w.segSize))
 	if err != nil {
 		w.err = err
+	}
+	w.mu.Unlock()
+	if w.mode == SyncAlways {
+		if ferr := finishFile(old, mapped, used, false); err == nil {
+			err = ferr
+		}
+		return err
+	}
+	w.retiring.Add(1)
+	go func() {
+		defer w.retiring.Done()
+		if ferr := finishFile(old, mapped, used, w.mode == SyncInterval); ferr != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = ferr
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return err
+}
+
+// finishFile releases a WAL file the log has moved past: it unmaps it, cuts
+// its unused preallocated tail, fsyncs it if asked, and closes it.
+func finishFile(f vfs.File, mapped []byte, used int64, sync bool) error {
+	var err error
+	if mapped != nil {
+		err = f.(vfs.Mapper).Unmap(mapped)
+		if terr := f.Truncate(used); err == nil {
+			err = terr
+		}
+	}
+	if sync && err == nil {
+		err = vfs.SyncData(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
 
-// close makes everything durable and closes the file.
+// close makes everything durable and closes the file, after the files
+// being finished in the background.
 func (w *walWriter) close() error {
 	err := w.sync()
+	w.retiring.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
 		return err
 	}
-	if uerr := w.unmapLocked(); err == nil {
-		err = uerr
+	if ferr := finishFile(w.f, w.mapped, w.appended-w.fileStart, false); err == nil {
+		err = ferr
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	w.f = nil
+	w.f, w.mapped = nil, nil
 	if w.err == nil {
 		w.err = ErrClosed
 	}
