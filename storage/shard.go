@@ -36,11 +36,10 @@ type shard struct {
 	// mem takes writes; its records are in WAL files numbered memLogNum and up.
 	mem       *memtable.Memtable
 	memLogNum uint64
-	imm       []immutableMem     // oldest first
-	spare     spareWAL           // the next WAL file, created in the background
-	spareMem  *memtable.Memtable // the next memtable, allocated in the background
-	lv        *levelSet          // current tables; rs.lv
-	nextFile  uint64             // next file number to allocate
+	imm       []immutableMem // oldest first
+	spare     spareWAL       // the next WAL file, created in the background
+	lv        *levelSet      // current tables; rs.lv
+	nextFile  uint64         // next file number to allocate
 	wal       *walWriter
 	walNum    uint64 // number of the WAL file being written
 	busy      bool   // a compaction or DropRange owns the levels
@@ -372,19 +371,6 @@ func (s *shard) nextWAL() (uint64, vfs.File, error) {
 // tracks the lowest file a memtable uses, so ordering does not matter.
 func (s *shard) prepareSpare() {
 	s.mu.Lock()
-	needMem := s.spareMem == nil && !s.closing
-	s.mu.Unlock()
-	if needMem {
-		// Allocating (and zeroing) a memtable's arena takes a few
-		// milliseconds: do it here, not in the write that rotates.
-		m := memtable.New(s.db.opts.MemtableSize)
-		s.mu.Lock()
-		if s.spareMem == nil {
-			s.spareMem = m
-		}
-		s.mu.Unlock()
-	}
-	s.mu.Lock()
 	if s.spare.f != nil || s.closing || s.bgErr != nil {
 		s.mu.Unlock()
 		return
@@ -448,11 +434,7 @@ func (s *shard) rotate(need int) error {
 		return err
 	}
 	s.imm = append(s.imm, immutableMem{mem: s.mem, logNum: s.memLogNum})
-	if s.spareMem != nil && need <= s.spareMem.Available() {
-		s.mem, s.spareMem = s.spareMem, nil
-	} else {
-		s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
-	}
+	s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
 	s.memLogNum, s.walNum = num, num
 	s.publish()
 	s.wakeFlusher()
