@@ -29,77 +29,33 @@ func Distributions() []string { return []string{DistUniform, DistZipfian, DistLa
 // default zipfianconstant: P(rank i) is proportional to 1/(i+1)^0.99.
 const ZipfianTheta = 0.99
 
-// zetaExactMax is the largest count of terms summed term by term by
-// zetaSum; longer tails use the Euler-Maclaurin formula.
-const zetaExactMax = 1 << 20
-
-// zetaSum returns the sum of 1/i^theta for i in (lo, hi], 0 <= lo <= hi,
-// 0 < theta < 1. Up to zetaExactMax terms are added one by one; beyond
-// that, the terms past lo+zetaExactMax are replaced by the Euler-Maclaurin
-// formula with two correction terms, whose error there is below 1e-20.
-func zetaSum(lo, hi uint64, theta float64) float64 {
-	var sum float64
-	m := hi
-	if hi-lo > zetaExactMax {
-		m = lo + zetaExactMax
-	}
-	for i := lo + 1; i <= m; i++ {
-		sum += math.Pow(float64(i), -theta)
-	}
-	if m == hi {
-		return sum
-	}
-	// sum over (m, hi] of f(i), f(x) = x^-theta:
-	// integral_m^hi f + (f(hi) - f(m))/2 + (f'(hi) - f'(m))/12.
-	a, b := float64(m), float64(hi)
-	integral := (math.Pow(b, 1-theta) - math.Pow(a, 1-theta)) / (1 - theta)
-	f := func(x float64) float64 { return math.Pow(x, -theta) }
-	df := func(x float64) float64 { return -theta * math.Pow(x, -theta-1) }
-	return sum + integral + (f(b)-f(a))/2 + (df(b)-df(a))/12
-}
-
 // zipfian draws popularity ranks in [0, n): rank i with probability
-// proportional to 1/(i+1)^theta. It uses the method of Gray et al.
-// ("Quickly generating billion-record synthetic databases", SIGMOD 1994),
-// as YCSB's ZipfianGenerator does: constant time per draw, exact for ranks
-// 0 and 1 and a close continuous approximation for the others. n may grow
-// (grow adds the new terms of zeta(n) incrementally), never shrink.
+// proportional to 1/(i+1)^theta, exactly, by rejection-inversion (W.
+// Hörmann and G. Derflinger, "Rejection-inversion to generate variates
+// from monotone discrete distributions", ACM TOMACS 6(3), 1996), as in
+// Apache Commons RNG's RejectionInversionZipfSampler: a few logarithms and
+// exponentials per draw and fewer than 1.1 tries on average, with no
+// per-n table, so n can grow at no cost. (YCSB's generator, after Gray et
+// al., approximates the ranks above 1; rank 2, for one, comes out about
+// 18% too often.)
 //
 // A zipfian is a value; copies are independent. It is not safe for
 // concurrent use.
 type zipfian struct {
 	n     uint64
 	theta float64
-	alpha float64 // 1 / (1 - theta)
-	zeta2 float64 // zeta(2, theta)
-	zetan float64 // zeta(n, theta)
-	eta   float64
-	half  float64 // 1 + 0.5^theta: below it (scaled), rank 1
+	hx1   float64 // hIntegral(1.5) - 1
+	hn    float64 // hIntegral(n + 0.5)
+	s     float64 // 2 - hIntegralInverse(hIntegral(2.5) - h(2))
 }
 
-// newZipfian returns a generator over [0, n), n >= 1, 0 < theta < 1. It
-// costs O(min(n, zetaExactMax)) to compute zeta(n); build it once and copy
-// it into each goroutine.
+// newZipfian returns a generator over [0, n), n >= 1, theta > 0.
 func newZipfian(n uint64, theta float64) zipfian {
-	n = max(n, 1)
-	z := zipfian{
-		n:     n,
-		theta: theta,
-		alpha: 1 / (1 - theta),
-		zeta2: zetaSum(0, 2, theta),
-		zetan: zetaSum(0, n, theta),
-		half:  1 + math.Pow(0.5, theta),
-	}
-	z.setEta()
+	z := zipfian{n: max(n, 1), theta: theta}
+	z.hx1 = z.hIntegral(1.5) - 1
+	z.hn = z.hIntegral(float64(z.n) + 0.5)
+	z.s = 2 - z.hIntegralInverse(z.hIntegral(2.5)-z.h(2))
 	return z
-}
-
-func (z *zipfian) setEta() {
-	if z.n < 2 {
-		z.eta = 0
-		return
-	}
-	z.eta = (1 - math.Pow(2/float64(z.n), 1-z.theta)) / (1 - z.zeta2/z.zetan)
 }
 
 // grow extends the range to [0, n) if n is larger than the current range.
@@ -107,25 +63,64 @@ func (z *zipfian) grow(n uint64) {
 	if n <= z.n {
 		return
 	}
-	z.zetan += zetaSum(z.n, n, z.theta)
 	z.n = n
-	z.setEta()
+	z.hn = z.hIntegral(float64(n) + 0.5)
 }
 
-// next returns the rank for u, a uniform random number in [0, 1).
-func (z *zipfian) next(u float64) uint64 {
-	uz := u * z.zetan
-	if uz < 1 {
-		return 0
+// next returns a rank drawn with rng.
+func (z *zipfian) next(rng *rand.Rand) uint64 {
+	for {
+		// u is uniform in (hx1, hn]; its inverse image x is the
+		// continuous variate, k its rounding to an element in [1, n].
+		u := z.hn + rng.Float64()*(z.hx1-z.hn)
+		x := z.hIntegralInverse(u)
+		k := x + 0.5
+		switch {
+		case !(k >= 1): // also NaN
+			k = 1
+		case k > float64(z.n):
+			k = float64(z.n)
+		}
+		k = math.Floor(k)
+		if k-x <= z.s || u >= z.hIntegral(k+0.5)-z.h(k) {
+			return uint64(k) - 1
+		}
 	}
-	if uz < z.half {
-		return min(1, z.n-1)
+}
+
+// h is the unnormalised density x^-theta.
+func (z *zipfian) h(x float64) float64 { return math.Exp(-z.theta * math.Log(x)) }
+
+// hIntegral is an antiderivative of h: (x^(1-theta) - 1) / (1 - theta),
+// computed stably for theta near 1 (it is log x at theta = 1).
+func (z *zipfian) hIntegral(x float64) float64 {
+	lx := math.Log(x)
+	return expm1Ratio((1-z.theta)*lx) * lx
+}
+
+// hIntegralInverse is the inverse of hIntegral.
+func (z *zipfian) hIntegralInverse(x float64) float64 {
+	t := x * (1 - z.theta)
+	if t < -1 {
+		t = -1 // rounding errors near the lower end of the range
 	}
-	r := float64(z.n) * math.Pow(z.eta*u-z.eta+1, z.alpha)
-	if !(r >= 0) { // NaN from rounding at the edges
-		return 0
+	return math.Exp(log1pRatio(t) * x)
+}
+
+// log1pRatio returns log(1+x)/x, and its limit 1 at x = 0.
+func log1pRatio(x float64) float64 {
+	if math.Abs(x) > 1e-8 {
+		return math.Log1p(x) / x
 	}
-	return min(uint64(r), z.n-1)
+	return 1 - x*(0.5-x*(1.0/3-0.25*x))
+}
+
+// expm1Ratio returns (exp(x)-1)/x, and its limit 1 at x = 0.
+func expm1Ratio(x float64) float64 {
+	if math.Abs(x) > 1e-8 {
+		return math.Expm1(x) / x
+	}
+	return 1 + x*0.5*(1+x/3*(1+0.25*x))
 }
 
 // keyChooser picks the index of an existing record, in [0, limit), where
@@ -163,7 +158,7 @@ func (c *zipfianChooser) next(limit uint64) uint64 {
 		return 0
 	}
 	c.z.grow(limit)
-	r := c.z.next(c.rng.Float64())
+	r := c.z.next(c.rng)
 	if r < c.base {
 		return c.perm.At(r)
 	}
@@ -181,12 +176,11 @@ func (c *latestChooser) next(limit uint64) uint64 {
 		return 0
 	}
 	c.z.grow(limit)
-	return limit - 1 - c.z.next(c.rng.Float64())
+	return limit - 1 - c.z.next(c.rng)
 }
 
-// chooserFactory builds the keyChooser of each goroutine of a run from
-// state computed once (zeta of the initial record count, the scattering
-// permutation). It is safe for concurrent use.
+// chooserFactory builds the keyChooser of each goroutine of a run. It is
+// safe for concurrent use.
 type chooserFactory struct {
 	dist string
 	z    zipfian // zipfian and latest: over the initial record count
