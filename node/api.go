@@ -186,6 +186,23 @@ type Status struct {
 	Owned   int           `json:"partitions_owned"`
 	Primary int           `json:"partitions_primary"`
 	Storage StorageStatus `json:"storage"`
+	// Hints are the hints this node keeps for other nodes.
+	Hints HintStatus `json:"hints"`
+}
+
+// HintStatus reports hinted handoff on this node.
+type HintStatus struct {
+	Enabled bool               `json:"enabled"`
+	Pending int64              `json:"pending"`
+	Bytes   int64              `json:"bytes"`
+	Targets []HintTargetStatus `json:"targets"`
+}
+
+// HintTargetStatus reports the hints kept for one node.
+type HintTargetStatus struct {
+	Node    string `json:"node"`
+	Pending int64  `json:"pending"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // MemberStatus is one member as this node sees it.

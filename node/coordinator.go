@@ -78,121 +78,223 @@ func (n *Node) writeKey(ctx context.Context, rec wire.Record, w Level) WriteResu
 	return res[0]
 }
 
-// Batch implements API. Records are grouped by replica, so each replica gets
-// one RPC with all its records; each key's acknowledgements are counted
-// separately.
+// Batch implements API. Records are grouped by destination, so each node
+// gets one RPC with all its records; each key's acknowledgements are counted
+// separately, by distinct node.
+//
+// With hinted handoff (the default), a replica that gossip reports down is
+// replaced by the next live node of the partition's ring order that is not
+// a replica, which keeps the record as a hint for it; when there is none (a
+// ring of N nodes), the coordinator keeps the hint. A replica whose RPC
+// fails gets a hint kept by the coordinator. A hint counts toward W when it
+// is kept on a node that has not already acknowledged the key (sloppy
+// quorum).
 func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResult {
 	t := n.table.Load()
 	results := make([]WriteResult, len(muts))
-	type target struct {
-		records []wire.Record
-		keys    []int // indexes into muts
+	// dest is one RPC: the records a node stores, as a replica (hintFor "")
+	// or as hints for another node.
+	type dest struct {
+		node, hintFor string
+		records       []wire.Record
+		keys          []int // indexes into muts
 	}
-	targets := map[string]*target{}
+	dests := map[[2]string]*dest{}
+	records := make([]wire.Record, len(muts))
+	// acked and pending hold, per key, the distinct nodes that acknowledged
+	// it and the destinations still to answer.
+	acked := make([][]string, len(muts))
+	pending := make([][]string, len(muts))
 	for i, m := range muts {
 		results[i].Key = m.Key
-		rec := wire.Record{Key: m.Key, Value: m.Value, Tombstone: m.Delete}
 		if err := checkRecord(wire.Record{Key: m.Key, Value: m.Value, Version: 1}); err != nil {
 			results[i].Err = err
 			continue
 		}
-		reps := t.Replicas(t.Partition(m.Key))
+		p := t.Partition(m.Key)
+		reps := t.Replicas(p)
 		need, err := required(w, len(reps), n.cfg.W)
 		if err != nil {
 			results[i].Err = err
 			continue
 		}
 		results[i].Required = need
-		// Refuse at once, writing nothing, when gossip says too few
-		// replicas are up to ever meet the level.
-		if up := n.countUp(reps); up < need {
-			results[i].Err = fmt.Errorf("%w: %d of %d replicas are up, %d required", ErrUnavailable, up, len(reps), need)
+		plan := n.planWrite(t, p, reps)
+		if distinct := countDistinct(plan); distinct < need {
+			// Refuse at once, writing nothing: too few nodes are up to
+			// ever meet the level.
+			results[i].Err = fmt.Errorf("%w: %d nodes are up to take the write, %d required", ErrUnavailable, distinct, need)
 			continue
 		}
 		v := n.clock.Now()
-		rec.Version = uint64(v)
+		records[i] = wire.Record{Key: m.Key, Value: m.Value, Tombstone: m.Delete, Version: uint64(v)}
 		results[i].Version = v
-		for _, r := range reps {
-			tg := targets[r]
-			if tg == nil {
-				tg = &target{}
-				targets[r] = tg
+		for _, d := range plan {
+			k := [2]string{d.node, d.hintFor}
+			ds := dests[k]
+			if ds == nil {
+				ds = &dest{node: d.node, hintFor: d.hintFor}
+				dests[k] = ds
 			}
-			tg.records = append(tg.records, rec)
-			tg.keys = append(tg.keys, i)
+			ds.records = append(ds.records, records[i])
+			ds.keys = append(ds.keys, i)
+			pending[i] = append(pending[i], d.node)
 		}
 	}
-	if len(targets) == 0 {
+	if len(dests) == 0 {
 		return results
 	}
 
 	type reply struct {
-		t   *target
+		d   *dest
 		err error
 	}
-	replies := make(chan reply, len(targets))
-	for name, tg := range targets {
+	replies := make(chan reply, len(dests))
+	for _, d := range dests {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
 			rctx, cancel := n.replicaCtx()
 			defer cancel()
-			_, err := n.call(rctx, name, &wire.WriteRequest{Records: tg.records})
-			replies <- reply{tg, err}
+			_, err := n.call(rctx, d.node, &wire.WriteRequest{Records: d.records, Hint: d.hintFor})
+			replies <- reply{d, err}
 		}()
 	}
-	// pending counts, per key, the replicas that have not answered yet, so
-	// the wait ends as soon as every key is decided.
-	pending := make([]int, len(muts))
-	for _, tg := range targets {
-		for _, k := range tg.keys {
-			pending[k]++
+	decided := func(i int) bool {
+		res := &results[i]
+		if res.Err != nil || len(acked[i]) >= res.Required {
+			return true
 		}
+		possible := len(acked[i])
+		for _, p := range pending[i] {
+			if !contains(acked[i], p) {
+				possible++
+			}
+		}
+		return possible < res.Required
 	}
 	undecided := 0
 	for i := range results {
-		if results[i].Err == nil {
+		if !decided(i) {
 			undecided++
 		}
 	}
 	lastErr := make([]error, len(muts))
-	for got := 0; got < len(targets) && undecided > 0; got++ {
+	for got := 0; got < len(dests) && undecided > 0; got++ {
 		var r reply
 		select {
 		case r = <-replies:
 		case <-ctx.Done():
 			for i := range results {
-				if results[i].Err == nil && results[i].Acks < results[i].Required {
-					results[i].Err = fmt.Errorf("%w: %d of %d replicas acknowledged before the deadline (%v)",
-						ErrUnavailable, results[i].Acks, results[i].Required, ctx.Err())
+				res := &results[i]
+				res.Acks = len(acked[i])
+				if res.Err == nil && res.Acks < res.Required {
+					res.Err = fmt.Errorf("%w: %d of %d replicas acknowledged before the deadline (%v)",
+						ErrUnavailable, res.Acks, res.Required, ctx.Err())
 				}
 			}
 			n.countWrites(results)
 			return results
 		}
-		for _, k := range r.t.keys {
-			res := &results[k]
-			wasDecided := res.Acks >= res.Required || res.Required-res.Acks > pending[k]
-			pending[k]--
-			if r.err == nil {
-				res.Acks++
-			} else {
+		// A failed destination's records become hints kept here.
+		var hintedHere bool
+		if r.err != nil && n.hints != nil && r.d.node != n.cfg.Name {
+			hintFor := r.d.hintFor
+			if hintFor == "" {
+				hintFor = r.d.node
+			}
+			hintedHere = n.keepHints(hintFor, r.d.records) == nil
+		}
+		for _, k := range r.d.keys {
+			was := decided(k)
+			pending[k] = removeOne(pending[k], r.d.node)
+			switch {
+			case r.err == nil:
+				if !contains(acked[k], r.d.node) {
+					acked[k] = append(acked[k], r.d.node)
+				}
+			case hintedHere:
+				if !contains(acked[k], n.cfg.Name) {
+					acked[k] = append(acked[k], n.cfg.Name)
+				}
+			default:
 				lastErr[k] = r.err
 			}
-			decided := res.Acks >= res.Required || res.Required-res.Acks > pending[k]
-			if decided && !wasDecided {
+			if !was && decided(k) {
 				undecided--
 			}
 		}
 	}
 	for i := range results {
 		res := &results[i]
+		res.Acks = len(acked[i])
 		if res.Err == nil && res.Acks < res.Required {
 			res.Err = fmt.Errorf("%w: %d of %d replicas acknowledged: %v", ErrUnavailable, res.Acks, res.Required, lastErr[i])
 		}
 	}
 	n.countWrites(results)
 	return results
+}
+
+// writeDest is where one copy of a write goes: a node, storing it as a
+// replica or as a hint for hintFor.
+type writeDest struct{ node, hintFor string }
+
+// planWrite chooses the destinations of a write to partition p: every
+// replica that is up; for each replica that is down, with hinted handoff,
+// the next live node of the ring order outside the preference list (each
+// used once), else the coordinator itself.
+func (n *Node) planWrite(t *ring.Table, p int, reps []string) []writeDest {
+	view := n.peers.Load()
+	up := func(name string) bool {
+		pr := view.byName[name]
+		return name == n.cfg.Name || (pr != nil && pr.up())
+	}
+	plan := make([]writeDest, 0, len(reps))
+	var down []string
+	for _, r := range reps {
+		if up(r) {
+			plan = append(plan, writeDest{node: r})
+		} else {
+			down = append(down, r)
+		}
+	}
+	if len(down) == 0 || n.hints == nil {
+		return plan
+	}
+	order := t.Order(p)
+	next := len(reps)
+	for _, r := range down {
+		for next < len(order) && !up(order[next]) {
+			next++
+		}
+		if next < len(order) {
+			plan = append(plan, writeDest{node: order[next], hintFor: r})
+			next++
+		} else {
+			plan = append(plan, writeDest{node: n.cfg.Name, hintFor: r})
+		}
+	}
+	return plan
+}
+
+func countDistinct(plan []writeDest) int {
+	var seen []string
+	for _, d := range plan {
+		if !contains(seen, d.node) {
+			seen = append(seen, d.node)
+		}
+	}
+	return len(seen)
+}
+
+func removeOne(list []string, s string) []string {
+	for i, x := range list {
+		if x == s {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
 }
 
 func (n *Node) countWrites(results []WriteResult) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kvstore/gossip"
+	"kvstore/hintedhandoff"
 	"kvstore/node/transport"
 	"kvstore/node/wire"
 	"kvstore/ring"
@@ -60,6 +61,13 @@ type Config struct {
 
 	// ReplicaTimeout bounds one replica RPC. Default 2s.
 	ReplicaTimeout time.Duration
+	// DisableHintedHandoff makes quorums strict: a write counts only
+	// acknowledgements of the key's own replicas, and nothing is kept for a
+	// replica that is down (anti-entropy repairs it later).
+	DisableHintedHandoff bool
+	// Hints bounds the hints this node keeps for others (size, age) and
+	// paces their replay.
+	Hints hintedhandoff.Config
 	// Storage configures the engine; ShardPrefixLen is set by the node.
 	Storage storage.Options
 	// HTTP configures the client API's limits.
@@ -161,6 +169,7 @@ type Node struct {
 	rpcAddr string
 	members Membership
 	rep     *replica
+	hints   *hintedhandoff.Store // nil with hinted handoff disabled
 
 	table atomic.Pointer[ring.Table]
 	peers atomic.Pointer[peerView]
@@ -268,6 +277,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.refresh()
+	if err := n.openHints(); err != nil {
+		return nil, err
+	}
 	n.wg.Add(1)
 	go n.watchMembership()
 
@@ -451,6 +463,15 @@ func (n *Node) DB() *storage.DB { return n.db }
 func (n *Node) ServeRPC(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
 	switch m := req.(type) {
 	case *wire.WriteRequest:
+		if m.Hint != "" && m.Hint != n.cfg.Name {
+			if n.hints == nil {
+				return nil, fmt.Errorf("%w: hinted handoff is disabled on %s", ErrUnavailable, n.cfg.Name)
+			}
+			if err := n.keepHints(m.Hint, m.Records); err != nil {
+				return nil, err
+			}
+			return &wire.WriteResponse{}, nil
+		}
 		if err := n.rep.apply(m.Records); err != nil {
 			return nil, err
 		}
@@ -545,6 +566,11 @@ func (n *Node) shutdown(graceful bool) error {
 	}
 	n.bgCancel()
 	n.wg.Wait()
+	if n.hints != nil {
+		if err := n.hints.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if n.tr != nil && n.ownTr {
 		if err := n.tr.Close(); err != nil {
 			errs = append(errs, err)

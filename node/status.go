@@ -18,6 +18,8 @@ type metrics struct {
 	replicaErrors      atomic.Int64
 	replicaDown        atomic.Int64
 	ringChanges        atomic.Int64
+	hintsRefused       atomic.Int64
+	hintsReplayed      atomic.Int64
 }
 
 // Status implements API.
@@ -53,6 +55,13 @@ func (n *Node) Status() Status {
 		ms.Partitions, _ = partitionsOf(t, name)
 		st.Members = append(st.Members, ms)
 	}
+	if n.hints != nil {
+		hs := n.hints.Stats()
+		st.Hints = HintStatus{Enabled: true, Pending: hs.Pending, Bytes: hs.PendingBytes}
+		for _, ts := range n.hints.Targets() {
+			st.Hints.Targets = append(st.Hints.Targets, HintTargetStatus{Node: ts.Name, Pending: ts.Count, Bytes: ts.Bytes})
+		}
+	}
 	s := n.db.Stats()
 	st.Storage = StorageStatus{
 		TableBytes:         s.TableBytes,
@@ -80,6 +89,18 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	w.Counter("kvstore_replica_down_skips_total", "Replica RPCs not sent because gossip reports the replica down.", float64(m.replicaDown.Load()))
 	w.Counter("kvstore_ring_changes_total", "Ring tables built after membership changes.", float64(m.ringChanges.Load()))
 
+	if n.hints != nil {
+		hs := n.hints.Stats()
+		w.Gauge("kvstore_hints_pending", "Hints kept for other nodes, not yet delivered.", float64(hs.Pending))
+		w.Gauge("kvstore_hints_pending_bytes", "Bytes of hints kept for other nodes.", float64(hs.PendingBytes))
+		for _, ts := range n.hints.Targets() {
+			w.Gauge("kvstore_hints_pending", "Hints kept for other nodes, not yet delivered.", float64(ts.Count), "target", ts.Name)
+		}
+		w.Counter("kvstore_hints_added_total", "Hints stored for other nodes.", float64(hs.Added))
+		w.Counter("kvstore_hints_replayed_total", "Hints delivered to their node.", float64(hs.Replayed))
+		w.Counter("kvstore_hints_dropped_total", "Hints not stored because the hint store was full (left to anti-entropy).", float64(hs.Dropped))
+		w.Counter("kvstore_hints_expired_total", "Hints dropped for age (left to anti-entropy).", float64(hs.Expired))
+	}
 	t := n.table.Load()
 	w.Gauge("kvstore_ring_members", "Members of the ring.", float64(len(t.Members())))
 	owned, primary := partitionsOf(t, n.cfg.Name)

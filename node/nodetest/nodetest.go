@@ -37,6 +37,8 @@ type Options struct {
 	Seed uint64
 	// Verbose logs the nodes' messages to the test log.
 	Verbose bool
+	// DisableHints makes quorums strict (no hinted handoff).
+	DisableHints bool
 }
 
 // Cluster is a running in-process cluster.
@@ -104,19 +106,20 @@ func (c *Cluster) Restart(i int) {
 		logger = log.New(discard{}, "", 0)
 	}
 	n, err := node.Start(node.Config{
-		Name:           name,
-		DataDir:        c.dirs[i],
-		RPCAddr:        name,
-		N:              c.opts.N,
-		R:              c.opts.R,
-		W:              c.opts.W,
-		Partitions:     c.opts.Partitions,
-		Insecure:       true,
-		ReplicaTimeout: c.opts.ReplicaTimeout,
-		Storage:        storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
-		Transport:      tr,
-		Membership:     c.Hub.View(name),
-		Logger:         logger,
+		Name:                 name,
+		DataDir:              c.dirs[i],
+		RPCAddr:              name,
+		N:                    c.opts.N,
+		R:                    c.opts.R,
+		W:                    c.opts.W,
+		Partitions:           c.opts.Partitions,
+		Insecure:             true,
+		ReplicaTimeout:       c.opts.ReplicaTimeout,
+		DisableHintedHandoff: c.opts.DisableHints,
+		Storage:              storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
+		Transport:            tr,
+		Membership:           c.Hub.View(name),
+		Logger:               logger,
 	})
 	if err != nil {
 		c.t.Fatalf("nodetest: start %s: %v", name, err)
