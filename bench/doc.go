@@ -22,6 +22,14 @@
 // of a benchmark are divided among Threads goroutines; each records the
 // latency of every operation in its own Histogram, merged at the end.
 //
+// The HTTP mode (RunLoad, load.go) drives the nodes of a cluster over their
+// HTTP API with YCSB's core workloads a to f and a write-only stream,
+// closed loop or open loop at a fixed rate, and reports per-operation
+// throughput and latency, errors by kind, and its own CPU and memory use
+// (FormatLoadResult, WriteLoadJSON). RunCeiling (ceiling.go) runs the same
+// workload against a bare HTTP server in a child process, the ceiling the
+// store's figures are compared with.
+//
 // The parts that other load generators reuse live in their own files:
 // Histogram (histogram.go), KeyFormat and Permutation (keys.go), ValueGen
 // (values.go), Progress (progress.go), Result with its text and JSON forms

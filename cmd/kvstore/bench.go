@@ -14,6 +14,9 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) int {
+	if wantsBenchLoad(args) {
+		return runBenchLoad(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("kvstore bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	engine := fs.Bool("engine", false, "run db_bench-style workloads on the local storage engine")
@@ -29,7 +32,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !*engine {
-		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (HTTP load generation against nodes comes with the cluster)")
+		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (the local storage engine) or -targets URL[,URL...] (nodes over HTTP; see -h with -targets)")
 		fs.Usage()
 		return 2
 	}

@@ -45,6 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
+	if args[0] == ceilingServerCommand { // started by kvstore bench -ceiling
+		return runCeilingServer(args[1:], stdout, stderr)
+	}
 	if args[0][0] == '-' { // flags only: serve
 		return runServe(args, stdout, stderr)
 	}
