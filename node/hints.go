@@ -37,8 +37,6 @@ func (n *Node) openHints() error {
 		return err
 	}
 	n.hints = h
-	n.wg.Add(1)
-	go n.hintLoop()
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"kvstore/antientropy"
 	"kvstore/gossip"
 	"kvstore/hintedhandoff"
 	"kvstore/node/transport"
@@ -68,6 +69,11 @@ type Config struct {
 	// Hints bounds the hints this node keeps for others (size, age) and
 	// paces their replay.
 	Hints hintedhandoff.Config
+	// DisableAntiEntropy turns off the background Merkle-tree exchanges.
+	DisableAntiEntropy bool
+	// AntiEntropy paces them. Defaults: 200 exchanges per second, 8 MiB/s,
+	// a full pass over every shared partition every 30 s.
+	AntiEntropy antientropy.Config
 	// Storage configures the engine; ShardPrefixLen is set by the node.
 	Storage storage.Options
 	// HTTP configures the client API's limits.
@@ -171,6 +177,10 @@ type Node struct {
 	rep     *replica
 	hints   *hintedhandoff.Store // nil with hinted handoff disabled
 
+	aeReplica *aeReplica
+	aeServer  *antientropy.Server    // nil with anti-entropy disabled
+	aeSched   *antientropy.Scheduler // nil with anti-entropy disabled
+
 	table atomic.Pointer[ring.Table]
 	peers atomic.Pointer[peerView]
 
@@ -238,7 +248,16 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.db = db
-	n.rep = &replica{db: db, clock: n.clock, parts: func(key []byte) int { return ring.PartitionOf(key, cfg.Partitions) }}
+	n.rep = &replica{db: db, clock: n.clock, parts: func(key []byte) int { return ring.PartitionOf(key, cfg.Partitions) },
+		gens: make([]atomic.Uint64, cfg.Partitions)}
+
+	// Everything ServeRPC reads exists before the listener starts.
+	if err := n.openHints(); err != nil {
+		return nil, err
+	}
+	if err := n.newAntiEntropy(); err != nil {
+		return nil, err
+	}
 
 	n.tr = cfg.Transport
 	if n.tr == nil {
@@ -277,8 +296,14 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.refresh()
-	if err := n.openHints(); err != nil {
-		return nil, err
+	if n.hints != nil {
+		n.wg.Add(1)
+		go n.hintLoop()
+	}
+	if n.aeSched != nil {
+		if err := n.aeSched.Start(); err != nil {
+			return nil, err
+		}
 	}
 	n.wg.Add(1)
 	go n.watchMembership()
@@ -461,6 +486,9 @@ func (n *Node) DB() *storage.DB { return n.db }
 
 // ServeRPC serves a request from another node.
 func (n *Node) ServeRPC(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+	if resp, handled, err := n.serveAE(ctx, req); handled {
+		return resp, err
+	}
 	switch m := req.(type) {
 	case *wire.WriteRequest:
 		if m.Hint != "" && m.Hint != n.cfg.Name {
@@ -563,6 +591,9 @@ func (n *Node) shutdown(graceful bool) error {
 		if err := n.members.Shutdown(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if n.aeSched != nil {
+		n.aeSched.Stop()
 	}
 	n.bgCancel()
 	n.wg.Wait()

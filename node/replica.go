@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"kvstore/node/wire"
 	"kvstore/storage"
@@ -39,7 +40,12 @@ type replica struct {
 	db    *storage.DB
 	clock *Clock
 	parts func(key []byte) int
+	// gens counts writes per partition, so anti-entropy can reuse the
+	// Merkle tree of a partition nothing wrote to since it was built.
+	gens []atomic.Uint64
 }
+
+func (r *replica) generation(p int) uint64 { return r.gens[p].Load() }
 
 // apply writes records to the local engine. A record older than the stored
 // one changes nothing (the engine keeps the newest version).
@@ -50,7 +56,9 @@ func (r *replica) apply(records []wire.Record) error {
 			return err
 		}
 		r.clock.Observe(storage.Version(rec.Version))
-		k := storageKey(make([]byte, 0, partitionPrefixLen+len(rec.Key)), r.parts(rec.Key), rec.Key)
+		p := r.parts(rec.Key)
+		defer r.gens[p].Add(1)
+		k := storageKey(make([]byte, 0, partitionPrefixLen+len(rec.Key)), p, rec.Key)
 		if rec.Tombstone {
 			return r.db.Delete(k, storage.Version(rec.Version))
 		}
@@ -70,7 +78,13 @@ func (r *replica) apply(records []wire.Record) error {
 			b.Put(buf, rec.Value, storage.Version(rec.Version))
 		}
 	}
-	return r.db.Apply(&b)
+	if err := r.db.Apply(&b); err != nil {
+		return err
+	}
+	for _, rec := range records {
+		r.gens[r.parts(rec.Key)].Add(1)
+	}
+	return nil
 }
 
 func checkRecord(rec wire.Record) error {

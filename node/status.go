@@ -20,6 +20,9 @@ type metrics struct {
 	ringChanges        atomic.Int64
 	hintsRefused       atomic.Int64
 	hintsReplayed      atomic.Int64
+	aeExchanges        atomic.Int64
+	aeErrors           atomic.Int64
+	aeKeysApplied      atomic.Int64
 }
 
 // Status implements API.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"kvstore/antientropy"
 	"kvstore/gossip"
 	"kvstore/node"
 	"kvstore/node/transport"
@@ -39,6 +40,11 @@ type Options struct {
 	Verbose bool
 	// DisableHints makes quorums strict (no hinted handoff).
 	DisableHints bool
+	// DisableAntiEntropy turns the background Merkle exchanges off.
+	DisableAntiEntropy bool
+	// AntiEntropyPass is the target time of a full anti-entropy pass.
+	// Default 500ms.
+	AntiEntropyPass time.Duration
 }
 
 // Cluster is a running in-process cluster.
@@ -70,6 +76,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.Seed == 0 {
 		opts.Seed = 1
+	}
+	if opts.AntiEntropyPass == 0 {
+		opts.AntiEntropyPass = 500 * time.Millisecond
 	}
 	c := &Cluster{t: t, opts: opts, Net: memnet.New(opts.Seed), Hub: NewHub()}
 	base := t.TempDir()
@@ -116,10 +125,17 @@ func (c *Cluster) Restart(i int) {
 		Insecure:             true,
 		ReplicaTimeout:       c.opts.ReplicaTimeout,
 		DisableHintedHandoff: c.opts.DisableHints,
-		Storage:              storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
-		Transport:            tr,
-		Membership:           c.Hub.View(name),
-		Logger:               logger,
+		DisableAntiEntropy:   c.opts.DisableAntiEntropy,
+		AntiEntropy: antientropy.Config{
+			TreesPerSecond: -1,
+			BytesPerSecond: -1,
+			FullPassTarget: c.opts.AntiEntropyPass,
+			IdleInterval:   100 * time.Millisecond,
+		},
+		Storage:    storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
+		Transport:  tr,
+		Membership: c.Hub.View(name),
+		Logger:     logger,
 	})
 	if err != nil {
 		c.t.Fatalf("nodetest: start %s: %v", name, err)
@@ -149,6 +165,17 @@ func (c *Cluster) Kill(i int) {
 	c.Net.Stop(c.names[i])
 	c.Hub.SetState(c.names[i], gossip.StateDead)
 	c.Stop(i)
+}
+
+// Wipe deletes stopped node i's data directory, as a replaced disk would.
+func (c *Cluster) Wipe(i int) {
+	c.t.Helper()
+	if c.nodes[i] != nil {
+		c.t.Fatalf("nodetest: wipe of running node %d", i)
+	}
+	if err := os.RemoveAll(c.dirs[i]); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // Close stops every node.

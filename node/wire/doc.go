@@ -42,6 +42,35 @@
 //	                tombstones bool]
 //	RangeResponse  [records array of Record, more bool]
 //
+// The anti-entropy messages embed the structs of package antientropy and
+// follow its field order; an anti-entropy Record is encoded like Record
+// above, with its storage.Version as the uint:
+//
+//	AESummaryRequest   [partition int]
+//	AESummaryResponse  [tree id uint, fan-out int, depth int, count int,
+//	                    root uint, level-1 hashes array of uint]
+//	AENodesRequest     [partition int, tree id uint, level int,
+//	                    indexes array of uint]
+//	AENodesResponse    [hashes array of uint]
+//	AEEntriesRequest   [partition int, leaves int, buckets bin, start bin,
+//	                    limit int, max bytes int, values bool]
+//	AEEntriesResponse  [entries array of Entry, values array of bin,
+//	                    more bool]
+//	  Entry            [key bin, version uint, tombstone bool,
+//	                    value hash uint, value length int]
+//	AEReadRequest      [partition int, keys array of bin, max bytes int]
+//	AEReadResponse     [records array of Record, next int]
+//	AEApplyRequest     [partition int, records array of Record]
+//	AEApplyResponse    []
+//
+// Their decoders reject, as malformed, a negative int field, a partition
+// above 2^31-1, a fan-out above antientropy.MaxFanout (and more level-1
+// hashes than that), a depth or level above antientropy.MaxDepth, leaves
+// above antientropy.MaxLeaves (and a bucket bitmap longer than one bit per
+// leaf of that), and a node index above 2^32-1. Whether the values fit the
+// exchange in progress (tree id, shape, bitmap length, limits > 0) is
+// checked by package antientropy.
+//
 // For example a Ping with request id 7 is the 15 bytes
 //
 //	00 00 00 0b  02  00  00 00 00 00 00 00 00 07  90
@@ -68,7 +97,7 @@
 // the bytes actually left in the body before allocating: a bin of n bytes
 // needs n more bytes, an array of n elements needs n times the element's
 // minimum encoded size. Decoding a body of B bytes allocates at most about
-// 24·B bytes in total (the worst case is a ReadRequest of nil keys), and a
+// 24·B bytes in total (the worst case is a ReadRequest or AEReadRequest of nil keys), and a
 // large claim in a small frame fails without allocating. Skipping unknown
 // fields is iterative and depth-limited. Decoders never panic on any input
 // (FuzzDecodeFrame).

@@ -21,6 +21,9 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(rawFrame(TypePong, FlagResponse, []byte{0x94, 0xa1, 'n', 0xcd, 1, 0, 0x92, 0x91, 0x80, 0xc0, 0xd6, 1, 1, 2, 3, 4}))
 	f.Add(rawFrame(TypeWriteRequest, 0, []byte{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff}))
 	f.Add(header(1<<30, TypeWriteRequest, 0, 1))
+	for _, tt := range aeHostileFrames() {
+		f.Add(tt.frame)
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		const max = 1 << 20
 		h, m, err := DecodeFrame(frame, max)

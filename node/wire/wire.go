@@ -24,6 +24,18 @@ const (
 	TypeReadResponse  MsgType = 7
 	TypeRangeRequest  MsgType = 8
 	TypeRangeResponse MsgType = 9
+
+	// Anti-entropy (package antientropy), node to node.
+	TypeAESummaryRequest  MsgType = 10
+	TypeAESummaryResponse MsgType = 11
+	TypeAENodesRequest    MsgType = 12
+	TypeAENodesResponse   MsgType = 13
+	TypeAEEntriesRequest  MsgType = 14
+	TypeAEEntriesResponse MsgType = 15
+	TypeAEReadRequest     MsgType = 16
+	TypeAEReadResponse    MsgType = 17
+	TypeAEApplyRequest    MsgType = 18
+	TypeAEApplyResponse   MsgType = 19
 )
 
 // Message is a node-to-node message. The concrete types are the pointer
@@ -59,6 +71,17 @@ var registry = [...]msgInfo{
 	TypeReadResponse:  {"ReadResponse", func() codec { return new(ReadResponse) }},
 	TypeRangeRequest:  {"RangeRequest", func() codec { return new(RangeRequest) }},
 	TypeRangeResponse: {"RangeResponse", func() codec { return new(RangeResponse) }},
+
+	TypeAESummaryRequest:  {"AESummaryRequest", func() codec { return new(AESummaryRequest) }},
+	TypeAESummaryResponse: {"AESummaryResponse", func() codec { return new(AESummaryResponse) }},
+	TypeAENodesRequest:    {"AENodesRequest", func() codec { return new(AENodesRequest) }},
+	TypeAENodesResponse:   {"AENodesResponse", func() codec { return new(AENodesResponse) }},
+	TypeAEEntriesRequest:  {"AEEntriesRequest", func() codec { return new(AEEntriesRequest) }},
+	TypeAEEntriesResponse: {"AEEntriesResponse", func() codec { return new(AEEntriesResponse) }},
+	TypeAEReadRequest:     {"AEReadRequest", func() codec { return new(AEReadRequest) }},
+	TypeAEReadResponse:    {"AEReadResponse", func() codec { return new(AEReadResponse) }},
+	TypeAEApplyRequest:    {"AEApplyRequest", func() codec { return new(AEApplyRequest) }},
+	TypeAEApplyResponse:   {"AEApplyResponse", func() codec { return new(AEApplyResponse) }},
 }
 
 // registeredTypes holds the concrete type of each registry entry, so that

@@ -137,7 +137,7 @@ func (g gen) message(t MsgType) Message {
 	case TypeRangeResponse:
 		return &RangeResponse{Records: g.records(), More: g.r.IntN(2) == 0}
 	}
-	return nil
+	return g.aeMessage(t)
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -210,7 +210,7 @@ func samples() []struct {
 } {
 	rec := Record{Key: []byte("key"), Value: []byte("value"), Version: 0x1234567890, Tombstone: false}
 	del := Record{Key: []byte("gone"), Version: 7, Tombstone: true}
-	return []struct {
+	return append([]struct {
 		name  string
 		id    uint64
 		flags Flags
@@ -228,7 +228,7 @@ func samples() []struct {
 		{"range-response", 4, FlagResponse, &RangeResponse{Records: []Record{del}, More: true}},
 		{"range-negative-limit", 5, 0, &RangeRequest{Limit: -1}},
 		{"large-id-version", math.MaxUint64, 0, &WriteRequest{Records: []Record{{Version: math.MaxUint64}}}},
-	}
+	}, aeSamples()...)
 }
 
 // dump renders a frame for the golden file: the header fields, then the
