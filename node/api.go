@@ -188,6 +188,23 @@ type Status struct {
 	Storage StorageStatus `json:"storage"`
 	// Hints are the hints this node keeps for other nodes.
 	Hints HintStatus `json:"hints"`
+	// AntiEntropy is the progress of the background Merkle exchanges this
+	// node starts.
+	AntiEntropy AntiEntropyStatus `json:"anti_entropy"`
+}
+
+// AntiEntropyStatus reports anti-entropy on this node.
+type AntiEntropyStatus struct {
+	Enabled            bool    `json:"enabled"`
+	Passes             uint64  `json:"passes"`
+	PassItems          int     `json:"pass_items"`
+	PassPosition       int     `json:"pass_position"`
+	LastFullPass       string  `json:"last_full_pass,omitempty"` // RFC 3339
+	LastPassSeconds    float64 `json:"last_pass_seconds"`
+	PartitionsCompared uint64  `json:"partitions_compared"`
+	KeysRepaired       uint64  `json:"keys_repaired"`
+	Errors             uint64  `json:"errors"`
+	Skipped            uint64  `json:"skipped"`
 }
 
 // HintStatus reports hinted handoff on this node.

@@ -3,7 +3,15 @@ package node
 import (
 	"sort"
 	"sync/atomic"
+	"time"
 )
+
+func frac(a, b int) float64 {
+	if b == 0 {
+		return 1
+	}
+	return float64(a) / float64(b)
+}
 
 // metrics are the coordinator's counters, exported at /metrics.
 type metrics struct {
@@ -65,6 +73,22 @@ func (n *Node) Status() Status {
 			st.Hints.Targets = append(st.Hints.Targets, HintTargetStatus{Node: ts.Name, Pending: ts.Count, Bytes: ts.Bytes})
 		}
 	}
+	if pr, ok := n.AntiEntropyProgress(); ok {
+		st.AntiEntropy = AntiEntropyStatus{
+			Enabled:            true,
+			Passes:             pr.Passes,
+			PassItems:          pr.PassItems,
+			PassPosition:       pr.PassPosition,
+			LastPassSeconds:    pr.LastPassDuration.Seconds(),
+			PartitionsCompared: pr.PartitionsCompared,
+			KeysRepaired:       pr.KeysRepaired,
+			Errors:             pr.Errors,
+			Skipped:            pr.Skipped,
+		}
+		if !pr.LastPassCompleted.IsZero() {
+			st.AntiEntropy.LastFullPass = pr.LastPassCompleted.UTC().Format(time.RFC3339)
+		}
+	}
 	s := n.db.Stats()
 	st.Storage = StorageStatus{
 		TableBytes:         s.TableBytes,
@@ -103,6 +127,16 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 		w.Counter("kvstore_hints_replayed_total", "Hints delivered to their node.", float64(hs.Replayed))
 		w.Counter("kvstore_hints_dropped_total", "Hints not stored because the hint store was full (left to anti-entropy).", float64(hs.Dropped))
 		w.Counter("kvstore_hints_expired_total", "Hints dropped for age (left to anti-entropy).", float64(hs.Expired))
+	}
+	if pr, ok := n.AntiEntropyProgress(); ok {
+		w.Counter("kvstore_antientropy_keys_repaired_total", "Records anti-entropy sent to or received from another replica.", float64(pr.KeysRepaired))
+		w.Counter("kvstore_antientropy_partitions_compared_total", "Anti-entropy exchanges completed.", float64(pr.PartitionsCompared))
+		w.Counter("kvstore_antientropy_errors_total", "Anti-entropy exchanges that failed.", float64(pr.Errors))
+		w.Counter("kvstore_antientropy_passes_total", "Full anti-entropy passes completed.", float64(pr.Passes))
+		w.Gauge("kvstore_antientropy_pass_progress", "Items of the current pass done, as a fraction.", frac(pr.PassPosition, pr.PassItems))
+		if !pr.LastPassCompleted.IsZero() {
+			w.Gauge("kvstore_antientropy_last_full_pass_timestamp_seconds", "When the last full pass completed.", float64(pr.LastPassCompleted.Unix()))
+		}
 	}
 	t := n.table.Load()
 	w.Gauge("kvstore_ring_members", "Members of the ring.", float64(len(t.Members())))
