@@ -481,11 +481,13 @@ func (e *endpoint) Call(ctx context.Context, addr string, req wire.Message) (wir
 	n.mu.Lock()
 	l := n.mu.listeners[addr]
 	var dest *node
+	stopped := true
 	if l != nil {
 		dest = n.nodeLocked(l.owner.name)
+		stopped = dest.stopped
 	}
 	n.mu.Unlock()
-	if l == nil || dest.stopped {
+	if stopped {
 		return nil, fmt.Errorf("%w: %s", ErrRefused, addr)
 	}
 	done, ok := l.owner.serve(dest, l.h, e.name, in)
