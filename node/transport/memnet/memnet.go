@@ -456,10 +456,10 @@ func (e *endpoint) Call(ctx context.Context, addr string, req wire.Message) (wir
 	if l := n.mu.listeners[addr]; l != nil {
 		to = l.owner.name
 	}
-	caller := n.nodeLocked(e.name)
+	callerStopped := n.nodeLocked(e.name).stopped
 	n.mu.Unlock()
 
-	if caller.stopped {
+	if callerStopped {
 		return nil, fmt.Errorf("%w: %s is stopped", ErrRefused, e.name)
 	}
 	in, err := copyMessage(req, 0, maxSize)
