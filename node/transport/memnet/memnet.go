@@ -456,7 +456,8 @@ func (e *endpoint) Call(ctx context.Context, addr string, req wire.Message) (wir
 	if l := n.mu.listeners[addr]; l != nil {
 		to = l.owner.name
 	}
-	callerStopped := n.nodeLocked(e.name).stopped
+	caller := n.nodeLocked(e.name)
+	callerStopped := caller.stopped
 	n.mu.Unlock()
 
 	if callerStopped {
