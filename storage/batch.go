@@ -135,16 +135,32 @@ func decodeBytes(b []byte, limit int) ([]byte, []byte, error) {
 	return b[:n:n], b[n:], nil
 }
 
-// walPayload is the payload of one WAL record: the number of records as a
-// uvarint, then the records in the encoding of encodeOp.
-func appendWALPayload(dst []byte, count int, ops []byte) []byte {
+// A WAL record's payload holds the writes of one shard: the shard id and
+// the number of records as uvarints, then the records in the encoding of
+// encodeOp.
+func appendWALPayload(dst []byte, shard, count int, ops []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(shard))
 	dst = binary.AppendUvarint(dst, uint64(count))
 	return append(dst, ops...)
+}
+
+// walPayloadShard returns the shard a WAL payload belongs to.
+func walPayloadShard(p []byte) (int, error) {
+	shard, w := binary.Uvarint(p)
+	if w <= 0 || shard >= maxShards {
+		return 0, base.CorruptionErrorf("batch: bad shard id")
+	}
+	return int(shard), nil
 }
 
 // decodeWALPayload calls fn for each record of a WAL payload. It checks the
 // whole payload before calling fn, so a corrupt payload applies nothing.
 func decodeWALPayload(p []byte, fn func(op) error) error {
+	_, w := binary.Uvarint(p)
+	if w <= 0 {
+		return base.CorruptionErrorf("batch: bad shard id")
+	}
+	p = p[w:]
 	count, w := binary.Uvarint(p)
 	if w <= 0 {
 		return base.CorruptionErrorf("batch: bad count")

@@ -44,6 +44,7 @@ type DB struct {
 	dir    string
 	opts   Options
 	shards []*shard
+	log    *dbLog
 	prefix int // ShardPrefixLen in force
 	cache  *cache.Cache
 	lock   io.Closer
@@ -124,7 +125,8 @@ func (db *DB) open() error {
 	}
 	db.compactWake = sync.NewCond(&db.compactMu)
 	db.compactSem = make(chan struct{}, db.opts.MaxConcurrentCompactions)
-	// Shards recover independently: replay their WALs in parallel.
+	// Shards open their manifests in parallel; the shared WAL is replayed
+	// into them next.
 	start := time.Now()
 	shards := make([]*shard, ef.shards)
 	errs := make([]error, ef.shards)
@@ -151,6 +153,15 @@ func (db *DB) open() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if err := db.recoverLog(); err != nil {
+		return err
+	}
+	for _, s := range db.shards {
+		if err := s.start(db.log.current()); err != nil {
+			return fmt.Errorf("storage: shard %d: %w", s.id, err)
+		}
+	}
+	db.log.removeObsolete()
 	db.stats.recoveryNanos.Store(int64(time.Since(start)))
 	for i := 0; i < db.opts.MaxConcurrentCompactions; i++ {
 		db.compactWG.Add(1)
@@ -196,9 +207,7 @@ func (db *DB) syncLoop() {
 	for {
 		select {
 		case <-t.C:
-			for _, s := range db.shards {
-				s.wal.sync()
-			}
+			db.log.w.sync()
 		case <-db.stopSync:
 			return
 		}
@@ -402,6 +411,11 @@ func (db *DB) Close() error {
 	for _, s := range db.shards {
 		if err := s.close(); err != nil {
 			errs = append(errs, fmt.Errorf("storage: close shard %d: %w", s.id, err))
+		}
+	}
+	if db.log != nil {
+		if err := db.log.close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := db.lock.Close(); err != nil {

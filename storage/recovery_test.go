@@ -66,21 +66,19 @@ func walFiles(t *testing.T, fs vfs.FS, dir string) []string {
 	t.Helper()
 	var out []string
 	var sizes []int64
-	for i := range 64 {
-		sd := filepath.Join(dir, shardDirName(i))
-		names, err := fs.List(sd)
-		if err != nil {
-			break
-		}
-		for _, n := range names {
-			if strings.HasSuffix(n, ".wal") {
-				st, err := fs.Stat(filepath.Join(sd, n))
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, filepath.Join(sd, n))
-				sizes = append(sizes, st.Size())
+	wd := filepath.Join(dir, walDirName)
+	names, err := fs.List(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".wal") {
+			st, err := fs.Stat(filepath.Join(wd, n))
+			if err != nil {
+				t.Fatal(err)
 			}
+			out = append(out, filepath.Join(wd, n))
+			sizes = append(sizes, st.Size())
 		}
 	}
 	for i := range out { // largest first

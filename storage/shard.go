@@ -1,11 +1,8 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +14,7 @@ import (
 	"kvstore/storage/vfs"
 )
 
-// shard is one independent log-structured merge tree: a WAL, a memtable,
+// shard is one independent log-structured merge tree: a memtable,
 // immutable memtables waiting for their flush, and levels of tables.
 type shard struct {
 	db  *DB
@@ -33,15 +30,16 @@ type shard struct {
 
 	mu   sync.Mutex // guards the fields below
 	cond sync.Cond  // on mu: broadcast when a flush or compaction installs, or on close
-	// mem takes writes; its records are in WAL files numbered memLogNum and up.
+	// mem takes writes; memLogNum is the lowest-numbered WAL file holding
+	// its records (noLog while it has none).
 	mem       *memtable.Memtable
 	memLogNum uint64
 	imm       []immutableMem // oldest first
-	spare     spareWAL       // the next WAL file, created in the background
 	lv        *levelSet      // current tables; rs.lv
 	nextFile  uint64         // next file number to allocate
-	wal       *walWriter
-	walNum    uint64 // number of the WAL file being written
+	// replayFrom is the manifest's minLogNum at open: older WAL records of
+	// this shard are in its tables.
+	replayFrom uint64
 	busy      bool   // a compaction or DropRange owns the levels
 	closing   bool
 	bgErr     error  // a failed flush or WAL write: the shard refuses writes
@@ -53,17 +51,14 @@ type shard struct {
 	wg      sync.WaitGroup
 }
 
-type spareWAL struct {
-	num uint64
-	f   vfs.File
-}
-
 type immutableMem struct {
 	mem    *memtable.Memtable
-	logNum uint64 // its records are in WAL files numbered logNum up to the next memtable's
+	logNum uint64 // the lowest-numbered WAL file holding its records
 }
 
-// openShard opens (or creates) a shard directory and replays its WAL.
+// openShard opens (or creates) a shard directory: its manifest and tables.
+// The store replays the shared WAL into it next (replayRecord), then calls
+// start.
 func openShard(db *DB, id int) (*shard, error) {
 	s := &shard{
 		db:      db,
@@ -88,6 +83,7 @@ func openShard(db *DB, id int) (*shard, error) {
 		m = &manifest{nextFileNum: 1, minLogNum: 0}
 	}
 	s.nextFile = m.nextFileNum
+	s.replayFrom = m.minLogNum
 	lv := &levelSet{}
 	for _, mt := range m.tables {
 		t := s.newTable(mt.meta)
@@ -106,7 +102,6 @@ func openShard(db *DB, id int) (*shard, error) {
 	for _, mt := range m.tables {
 		live[mt.meta.fileNum] = true
 	}
-	var logs []uint64
 	for _, name := range names {
 		num, ext, ok := parseFileName(name)
 		if !ok {
@@ -115,46 +110,37 @@ func openShard(db *DB, id int) (*shard, error) {
 		if num >= s.nextFile {
 			s.nextFile = num + 1
 		}
-		switch {
-		case ext == ".wal" && num >= m.minLogNum:
-			logs = append(logs, num)
-		case ext == ".wal", ext == ".sst" && !live[num]:
-			// Obsolete WAL, or the output of an interrupted flush or compaction.
+		if ext == ".wal" || (ext == ".sst" && !live[num]) {
+			// The output of an interrupted flush or compaction (or a WAL
+			// file of the per-shard layout).
 			if err := s.fs.Remove(filepath.Join(s.dir, name)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
-
 	s.mem = memtable.New(db.opts.MemtableSize)
-	s.memLogNum = s.nextFile
-	if len(logs) > 0 {
-		s.memLogNum = logs[0]
-	}
-	for _, num := range logs {
-		if err := s.replay(num); err != nil {
-			return nil, err
-		}
-	}
-	num, f, err := s.createWAL()
-	if err != nil {
-		return nil, err
-	}
-	s.walNum = num
-	if s.wal, err = newWALWriter(f, db.opts.Sync, s.walSegmentSize(0)); err != nil {
-		f.Close()
-		return nil, err
+	s.memLogNum = noLog
+	return s, nil
+}
+
+// noLog marks a memtable that holds no record yet: it needs no WAL file.
+const noLog = ^uint64(0)
+
+// start publishes the recovered state, records it in the manifest and
+// starts the flush goroutine. current is the WAL file the store writes next.
+func (s *shard) start(current uint64) error {
+	if s.memLogNum == noLog {
+		s.memLogNum = current
 	}
 	s.publish()
-	// Record the file numbers used so far, so a crash before the next
-	// manifest write cannot reuse them.
+	// Record the state recovered so far, so the WAL files it came from can
+	// go once the memtable is flushed.
 	if err := s.writeManifest(s.lv, s.minLogNum()); err != nil {
-		return nil, err
+		return err
 	}
 	s.wg.Add(1)
 	go s.flushLoop()
-	return s, nil
+	return nil
 }
 
 func (s *shard) newTable(meta tableMeta) *table {
@@ -168,53 +154,13 @@ func (s *shard) newTable(meta tableMeta) *table {
 	}
 }
 
-// replay applies the records of WAL file num to the memtable, flushing it
-// when it fills, and truncates a torn tail.
-func (s *shard) replay(num uint64) error {
-	path := filepath.Join(s.dir, walFileName(num))
-	f, err := s.fs.OpenReadWrite(path)
-	if err != nil {
-		return err
+// replayRecord applies one WAL record of this shard, found in WAL file
+// num, to the memtable, flushing it when it fills.
+func (s *shard) replayRecord(num uint64, payload []byte) error {
+	if num < s.replayFrom {
+		return nil // already in a table
 	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return err
-	}
-	r := record.NewReader(f)
-	for {
-		payload, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil {
-			err = s.replayRecord(payload)
-		}
-		if errors.Is(err, record.ErrTornTail) || errors.Is(err, base.ErrCorruption) {
-			// Keep every record before the damage and cut the rest.
-			end := r.Offset()
-			if errors.Is(err, base.ErrCorruption) {
-				end = r.Offset() - int64(record.HeaderSize+len(payload))
-			}
-			s.db.stats.walBytesDropped.Add(size - end)
-			s.db.recovery.note(fmt.Sprintf("%s: dropped %d bytes at offset %d: %v", path, size-end, end, err))
-			if err := f.Truncate(end); err != nil {
-				return err
-			}
-			if err := f.Sync(); err != nil {
-				return err
-			}
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	s.db.stats.walBytesReplayed.Add(r.Offset())
-	return nil
-}
-
-func (s *shard) replayRecord(payload []byte) error {
+	s.memLogNum = min(s.memLogNum, num)
 	// Check first so that a corrupt record applies nothing.
 	need := 0
 	if err := decodeWALPayload(payload, func(o op) error {
@@ -228,6 +174,7 @@ func (s *shard) replayRecord(payload []byte) error {
 			return err
 		}
 		s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
+		s.memLogNum = num
 	}
 	return decodeWALPayload(payload, func(o op) error {
 		_, err := s.mem.Set(o.key, uint64(o.version), o.kind, o.value)
@@ -274,14 +221,8 @@ func (s *shard) write(ops []byte, count, need int) error {
 		s.mu.Unlock()
 		return err
 	}
-	s.scratch = appendWALPayload(s.scratch[:0], count, ops)
-	if !s.wal.fits(len(s.scratch)) {
-		if err := s.switchWAL(len(s.scratch)); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-	}
-	end, err := s.wal.append(s.scratch)
+	s.scratch = appendWALPayload(s.scratch[:0], s.id, count, ops)
+	end, err := s.db.log.append(s.scratch)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -296,7 +237,7 @@ func (s *shard) write(ops []byte, count, need int) error {
 		}
 	}
 	s.mu.Unlock()
-	return s.wal.wait(end)
+	return s.db.log.wait(end)
 }
 
 // makeRoom waits out write stalls and rotates the memtable if need bytes do
@@ -331,72 +272,16 @@ func (s *shard) makeRoom(need int) error {
 	return nil
 }
 
-// createWAL creates the next WAL file. Its name is durable before it is
-// returned, so a write acknowledged from it survives a crash. Called with mu
-// held or before the shard is shared.
-func (s *shard) createWAL() (uint64, vfs.File, error) {
-	num := s.allocFile()
-	f, err := s.fs.Create(filepath.Join(s.dir, walFileName(num)))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.fs.SyncDir(s.dir); err != nil {
-		f.Close()
-		return 0, nil, err
-	}
-	return num, f, nil
-}
-
-// walSegmentSize is the size a mapped WAL file is allocated with: room for a
-// memtable's worth of records (records are smaller in the WAL than in the
-// memtable), or for one larger write.
-func (s *shard) walSegmentSize(payload int) int64 {
-	return int64(max(s.db.opts.MemtableSize+1<<20, payload+record.HeaderSize))
-}
-
-// nextWAL returns the file the log continues in: the spare prepared in the
-// background when there is one (so the write path does not wait for a
-// directory fsync), else a new one. Called with mu held.
-func (s *shard) nextWAL() (uint64, vfs.File, error) {
-	if sp := s.spare; sp.f != nil {
-		s.spare = spareWAL{}
-		s.wakeFlusher() // to prepare the next spare
-		return sp.num, sp.f, nil
-	}
-	return s.createWAL()
-}
-
-// prepareSpare creates the next WAL file ahead of need, off the write path.
-// A spare may get a lower number than a file created meanwhile; memLogNum
-// tracks the lowest file a memtable uses, so ordering does not matter.
-func (s *shard) prepareSpare() {
-	s.mu.Lock()
-	if s.spare.f != nil || s.closing || s.bgErr != nil {
-		s.mu.Unlock()
-		return
-	}
-	num := s.allocFile()
-	s.mu.Unlock()
-	path := filepath.Join(s.dir, walFileName(num))
-	f, err := s.fs.Create(path)
-	if err == nil {
-		if err = s.fs.SyncDir(s.dir); err != nil {
-			f.Close()
-		}
-	}
-	if err != nil {
-		s.fs.Remove(path) // the next rotation creates its file itself
-		return
-	}
-	s.mu.Lock()
-	if s.spare.f == nil && !s.closing {
-		s.spare = spareWAL{num: num, f: f}
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	f.Close()
-	s.fs.Remove(path)
+// rotate moves the memtable to the immutable list and starts a new one,
+// whose records go to the current WAL file and later ones. Called with mu
+// held.
+func (s *shard) rotate(need int) error {
+	s.imm = append(s.imm, immutableMem{mem: s.mem, logNum: s.memLogNum})
+	s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
+	s.memLogNum = s.db.log.current()
+	s.publish()
+	s.wakeFlusher()
+	return nil
 }
 
 func (s *shard) wakeFlusher() {
@@ -404,41 +289,6 @@ func (s *shard) wakeFlusher() {
 	case s.flushCh <- struct{}{}:
 	default:
 	}
-}
-
-// switchWAL continues the log in a new file; the memtable stays. Called with
-// mu held.
-func (s *shard) switchWAL(payload int) error {
-	num, f, err := s.nextWAL()
-	if err != nil {
-		return err
-	}
-	if err := s.wal.rotate(f, s.walSegmentSize(payload)); err != nil {
-		s.bgErr = err
-		return err
-	}
-	s.walNum = num
-	s.memLogNum = min(s.memLogNum, num)
-	return nil
-}
-
-// rotate moves the memtable to the immutable list and starts a new memtable
-// and WAL file. Called with mu held.
-func (s *shard) rotate(need int) error {
-	num, f, err := s.nextWAL()
-	if err != nil {
-		return err
-	}
-	if err := s.wal.rotate(f, s.walSegmentSize(0)); err != nil {
-		s.bgErr = err
-		return err
-	}
-	s.imm = append(s.imm, immutableMem{mem: s.mem, logNum: s.memLogNum})
-	s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
-	s.memLogNum, s.walNum = num, num
-	s.publish()
-	s.wakeFlusher()
-	return nil
 }
 
 func (s *shard) flushLoop() {
@@ -449,7 +299,6 @@ func (s *shard) flushLoop() {
 		case <-s.done:
 			return
 		}
-		s.prepareSpare()
 		for {
 			s.mu.Lock()
 			if len(s.imm) == 0 || s.bgErr != nil {
@@ -502,7 +351,7 @@ func (s *shard) installFlush(m *memtable.Memtable, t *table) error {
 	if err := s.logAndApply(e, m); err != nil {
 		return err
 	}
-	s.removeObsoleteLogs()
+	s.db.log.removeObsolete()
 	s.db.scheduleCompactions()
 	return nil
 }
@@ -558,22 +407,6 @@ func (s *shard) writeManifestLocked(lv *levelSet, minLog uint64) error {
 	next := s.nextFile
 	s.mu.Unlock()
 	return writeManifest(s.fs, s.dir, &manifest{nextFileNum: next, minLogNum: minLog, tables: lv.manifestTables()})
-}
-
-// removeObsoleteLogs deletes WAL files older than the oldest one needed.
-func (s *shard) removeObsoleteLogs() {
-	s.mu.Lock()
-	minLog := s.minLogNum()
-	s.mu.Unlock()
-	names, err := s.fs.List(s.dir)
-	if err != nil {
-		return
-	}
-	for _, name := range names {
-		if num, ext, ok := parseFileName(name); ok && ext == ".wal" && num < minLog {
-			s.fs.Remove(filepath.Join(s.dir, name))
-		}
-	}
 }
 
 // writeTableUntil writes records from it's current position to table file
@@ -669,23 +502,21 @@ func (s *shard) flushAll() error {
 // files. The caller has stopped compactions.
 func (s *shard) close() error {
 	err := s.flushAll()
+	if err == nil {
+		// Everything is in tables: no WAL file is needed to reopen.
+		next := s.db.log.nextNum()
+		s.mu.Lock()
+		s.memLogNum = next
+		s.mu.Unlock()
+		err = s.writeManifest(s.lv, next)
+	}
 	s.mu.Lock()
 	s.closing = true
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	close(s.done)
 	s.wg.Wait()
-	if werr := s.wal.close(); err == nil && !errors.Is(werr, ErrClosed) {
-		err = werr
-	}
-	if s.spare.f != nil {
-		s.spare.f.Close()
-		s.fs.Remove(filepath.Join(s.dir, walFileName(s.spare.num)))
-		s.spare = spareWAL{}
-	}
-	if err == nil {
-		s.removeObsoleteLogs()
-	}
+
 	s.mu.Lock()
 	rs := s.rs.Swap(nil)
 	lv := s.lv

@@ -35,7 +35,6 @@ type ShardStats struct {
 	Levels                 [numLevels]LevelStats
 	MemtableBytes          int64 // bytes used in the active and immutable memtables
 	ImmutableMemtables     int   // full memtables waiting for their flush
-	WALBytes               int64 // size of the WAL file being written
 	PendingCompactionBytes int64 // bytes above the levels' targets
 }
 
@@ -46,7 +45,7 @@ type Stats struct {
 	Levels [numLevels]LevelStats
 
 	TableBytes    int64 // bytes of live tables on disk
-	WALBytes      int64 // bytes of the WAL files being written
+	WALBytes      int64 // bytes of the WAL file being written
 	MemtableBytes int64
 	// TableMemory is the memory held by open tables' indexes and filters.
 	TableMemory int64
@@ -98,7 +97,6 @@ func (db *DB) Stats() Stats {
 		}
 		sc := db.scores(ls)
 		s.mu.Unlock()
-		ss.WALBytes = s.wal.size()
 		if sc[0] >= 1 {
 			ss.PendingCompactionBytes += ss.Levels[0].Bytes
 		}
@@ -112,10 +110,12 @@ func (db *DB) Stats() Stats {
 			st.Levels[level].Bytes += ss.Levels[level].Bytes
 			st.TableBytes += ss.Levels[level].Bytes
 		}
-		st.WALBytes += ss.WALBytes
 		st.MemtableBytes += ss.MemtableBytes
 		st.PendingCompactionBytes += ss.PendingCompactionBytes
 		st.Shards = append(st.Shards, ss)
+	}
+	if db.log != nil {
+		st.WALBytes = db.log.size()
 	}
 	cs := db.cache.Stats()
 	st.CacheHits, st.CacheMisses = cs.Hits, cs.Misses

@@ -207,7 +207,7 @@ func (w *walWriter) drain(sync bool) error {
 // covers it) and the shard is not held up by an fsync behind heavy disk
 // traffic. The caller serializes rotate with append (the shard holds its
 // mutex across both).
-func (w *walWriter) rotate(next vfs.File, size int64) error {
+func (w *walWriter) rotate(next vfs.File, size int64, afterSwitch func() error) error {
 	if err := w.drain(w.mode == SyncAlways); err != nil {
 		return err
 	}
@@ -229,7 +229,11 @@ func (w *walWriter) rotate(next vfs.File, size int64) error {
 	w.retiring.Add(1)
 	go func() {
 		defer w.retiring.Done()
-		if ferr := finishFile(old, mapped, used, w.mode == SyncInterval); ferr != nil {
+		ferr := finishFile(old, mapped, used, w.mode == SyncInterval)
+		if ferr == nil && afterSwitch != nil {
+			ferr = afterSwitch()
+		}
+		if ferr != nil {
 			w.mu.Lock()
 			if w.err == nil {
 				w.err = ferr
