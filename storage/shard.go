@@ -40,11 +40,11 @@ type shard struct {
 	// replayFrom is the manifest's minLogNum at open: older WAL records of
 	// this shard are in its tables.
 	replayFrom uint64
-	busy      bool   // a compaction or DropRange owns the levels
-	closing   bool
-	bgErr     error  // a failed flush or WAL write: the shard refuses writes
-	scratch   []byte // WAL payload being built, under mu
-	compactAt []byte // per-level round-robin position for compaction picks
+	busy       bool // a compaction or DropRange owns the levels
+	closing    bool
+	bgErr      error  // a failed flush or WAL write: the shard refuses writes
+	scratch    []byte // WAL payload being built, under mu
+	compactAt  []byte // per-level round-robin position for compaction picks
 
 	flushCh chan struct{} // wakes the flusher; capacity 1
 	done    chan struct{}
