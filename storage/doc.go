@@ -24,7 +24,8 @@
 //
 // The store is split into shards by a hash (base.Hash64) of each key, or of
 // its first Options.ShardPrefixLen bytes. Each shard has its own directory
-// with a WAL, a memtable, levels of tables, a manifest and background flush;
+// with a memtable, levels of tables, a manifest and background flush, and
+// all shards append to one write-ahead log, so one fsync covers them all;
 // compactions of all shards share a pool of workers that always runs the
 // most urgent one. See docs/formats.md for every file format byte by byte;
 // the package docs of record, sstable and the comments in manifest.go and
@@ -32,8 +33,8 @@
 //
 //	dir/ENGINE               shard count and routing, fixed at creation
 //	dir/LOCK                 held while open
+//	dir/wal/NNNNNN.wal       the write-ahead log, shared by all shards
 //	dir/shard-NNN/MANIFEST   live tables and the oldest WAL file needed
-//	dir/shard-NNN/NNNNNN.wal write-ahead log files
 //	dir/shard-NNN/NNNNNN.sst sorted tables
 //
 // # Writes and durability
