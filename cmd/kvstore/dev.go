@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"kvstore/node"
@@ -25,6 +26,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	basePort := fs.Int("port", 8080, "HTTP port of node 1; node i serves HTTP on PORT+i-1, RPC on PORT+100+i-1 and gossip on PORT+200+i-1")
 	n := fs.Int("n", 3, "replicas per key (N)")
 	sync := fs.String("sync", "always", "WAL durability: always, interval or none")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole cluster (all nodes run in this process) to this file until it stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -36,6 +38,19 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "kvstore dev:", err)
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "kvstore dev:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "kvstore dev:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	secret, err := loadSecret("", *data, false, stderr)
 	if err != nil {
