@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -79,10 +80,21 @@ func (db *DB) recoverLog() error {
 		nums = append(nums, num)
 	}
 	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	// One goroutine reads the files in order; each shard applies its own
+	// records in its own goroutine (in file order), so replay uses every
+	// core.
+	rp := db.startReplay()
+	var err2 error
 	for _, num := range nums {
-		if err := db.replayFile(l.dir, num); err != nil {
-			return err
+		if err2 = db.replayFile(l.dir, num, rp); err2 != nil {
+			break
 		}
+	}
+	if err := rp.finish(); err2 == nil {
+		err2 = err
+	}
+	if err2 != nil {
+		return err2
 	}
 	l.num = l.next
 	l.next++
@@ -98,9 +110,69 @@ func (db *DB) recoverLog() error {
 	return nil
 }
 
-// replayFile applies the records of WAL file num to their shards and
-// truncates a torn or corrupt tail.
-func (db *DB) replayFile(dir string, num uint64) error {
+// replayer applies replayed WAL records to their shards, one goroutine
+// per shard.
+type replayer struct {
+	chans []chan replayItem
+	wg    sync.WaitGroup
+	mu    sync.Mutex // guards err
+	err   error
+}
+
+type replayItem struct {
+	num     uint64
+	payload []byte
+}
+
+func (db *DB) startReplay() *replayer {
+	rp := &replayer{}
+	for _, s := range db.shards {
+		ch := make(chan replayItem, 256)
+		rp.chans = append(rp.chans, ch)
+		rp.wg.Add(1)
+		go func() {
+			defer rp.wg.Done()
+			for it := range ch {
+				if rp.failed() {
+					continue // drain
+				}
+				if err := s.replayRecord(it.num, it.payload); err != nil {
+					rp.fail(fmt.Errorf("storage: shard %d: %w", s.id, err))
+				}
+			}
+		}()
+	}
+	return rp
+}
+
+func (rp *replayer) failed() bool {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.err != nil
+}
+
+func (rp *replayer) fail(err error) {
+	rp.mu.Lock()
+	if rp.err == nil {
+		rp.err = err
+	}
+	rp.mu.Unlock()
+}
+
+// finish waits for the shards to apply everything sent and returns the
+// first error.
+func (rp *replayer) finish() error {
+	for _, ch := range rp.chans {
+		close(ch)
+	}
+	rp.wg.Wait()
+	return rp.err
+}
+
+// replayFile sends the records of WAL file num to their shards and
+// truncates a torn or corrupt tail. A record is checked (checksum, shard
+// id, encoding) before it is sent, so damage is cut where it starts.
+func (db *DB) replayFile(dir string, num uint64, rp *replayer) error {
 	path := filepath.Join(dir, walFileName(num))
 	f, err := db.opts.FS.OpenReadWrite(path)
 	if err != nil {
@@ -123,7 +195,10 @@ func (db *DB) replayFile(dir string, num uint64) error {
 				err = base.CorruptionErrorf("WAL record of shard %d in a store of %d", id, len(db.shards))
 			}
 			if err == nil {
-				err = db.shards[id].replayRecord(num, payload)
+				err = decodeWALPayload(payload, func(op) error { return nil })
+			}
+			if err == nil {
+				rp.chans[id] <- replayItem{num: num, payload: bytes.Clone(payload)}
 			}
 		}
 		if errors.Is(err, record.ErrTornTail) || errors.Is(err, base.ErrCorruption) {
