@@ -160,6 +160,8 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	w.Gauge("kvstore_storage_write_amplification", "Disk bytes written per user byte.", s.WriteAmplification)
 	w.Gauge("kvstore_storage_cache_hit_ratio", "Block cache hit ratio.", s.CacheHitRatio)
 	w.Counter("kvstore_storage_write_stalls_total", "Writes that waited for flush or compaction.", float64(s.WriteStalls))
+	w.Counter("kvstore_storage_wal_syncs_total", "fsyncs of the write-ahead log (each covers a group of writes).", float64(s.WALSyncs))
+	w.Counter("kvstore_storage_wal_bytes_written_total", "Bytes appended to the write-ahead log.", float64(s.WALBytesWritten))
 	w.Counter("kvstore_storage_compactions_total", "Compactions run.", float64(s.Compactions))
 	w.Counter("kvstore_storage_flushes_total", "Memtable flushes.", float64(s.Flushes))
 	for level, l := range s.Levels {

@@ -57,8 +57,11 @@ type Stats struct {
 	// Bytes written by users (keys and values), to the WAL, by flushes and
 	// by compactions; WriteAmplification is the disk bytes written per user
 	// byte.
-	UserBytesWritten       int64
-	WALBytesWritten        int64
+	UserBytesWritten int64
+	WALBytesWritten  int64
+	// WALSyncs counts fsyncs of the WAL; WAL writes per sync measure group
+	// commit.
+	WALSyncs               int64
 	FlushBytesWritten      int64
 	CompactionBytesRead    int64
 	CompactionBytesWritten int64
@@ -116,6 +119,7 @@ func (db *DB) Stats() Stats {
 	}
 	if db.log != nil {
 		st.WALBytes = db.log.size()
+		st.WALSyncs = db.log.w.syncs.Load()
 	}
 	cs := db.cache.Stats()
 	st.CacheHits, st.CacheMisses = cs.Hits, cs.Misses
