@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 
 	"kvstore/bench"
 	"kvstore/storage"
@@ -37,17 +36,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			fmt.Fprintln(stderr, "kvstore bench:", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "kvstore bench:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	opts := storage.Options{
 		Shards:              *shards,
@@ -61,14 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	results, err := bench.RunEngine(ctx, *cfg, bench.OpenStorage(opts, stdout), stdout)
 	if *jsonPath != "" && len(results) > 0 {
-		f, ferr := os.Create(*jsonPath)
-		if ferr == nil {
-			ferr = bench.WriteJSON(f, results)
-			if cerr := f.Close(); ferr == nil {
-				ferr = cerr
-			}
-		}
-		if ferr != nil {
+		if ferr := writeFile(*jsonPath, func(w io.Writer) error { return bench.WriteJSON(w, results) }); ferr != nil {
 			fmt.Fprintln(stderr, "kvstore bench:", ferr)
 			return 1
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -74,17 +73,12 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stopProfile, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			fmt.Fprintln(stderr, "kvstore bench:", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "kvstore bench:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -117,14 +111,7 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *jsonPath != "" && (rep.Load != nil || rep.Run != nil || rep.Ceiling != nil) {
-		f, err := os.Create(*jsonPath)
-		if err == nil {
-			err = bench.WriteLoadJSON(f, rep)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
+		if err := writeFile(*jsonPath, func(w io.Writer) error { return bench.WriteLoadJSON(w, rep) }); err != nil {
 			fmt.Fprintln(stderr, "kvstore bench:", err)
 			return 1
 		}
