@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"kvstore/node/wire"
 	"kvstore/ring"
@@ -307,8 +308,8 @@ func (n *Node) countWrites(results []WriteResult) {
 	}
 }
 
-// Get implements API: it asks every replica, answers from the first r
-// replies with the newest record, and repairs replicas that answered with an
+// Get implements API: it asks r replicas (more when one fails or is slow),
+// answers with the newest record, and repairs replicas that answered with an
 // older one (including those answering after the client has its reply).
 func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error) {
 	if err := checkRecord(wire.Record{Key: key, Version: 1}); err != nil {
@@ -320,8 +321,14 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 	if err != nil {
 		return ReadResult{}, err
 	}
-	replies := make(chan readReply, len(reps))
-	for _, name := range reps {
+	// Ask the first need replicas (this node first, then live ones); ask
+	// one more when a reply fails or none came within ReadSpeculation.
+	order := n.readOrder(reps)
+	replies := make(chan readReply, len(order))
+	launched := 0
+	launch := func() {
+		name := order[launched]
+		launched++
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -340,30 +347,45 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 			replies <- readReply{name, res, err}
 		}()
 	}
+	for launched < need {
+		launch()
+	}
+	spec := time.NewTimer(n.cfg.ReadSpeculation)
+	defer spec.Stop()
 
 	var answered []readReply
 	failed := 0
 	var lastErr error
-	for len(answered) < need && failed <= len(reps)-need {
+wait:
+	for len(answered) < need {
+		outstanding := launched - failed - len(answered)
+		if len(answered)+outstanding+len(order)-launched < need {
+			break // the level can no longer be met
+		}
 		select {
 		case rp := <-replies:
 			if rp.err != nil {
 				failed++
 				lastErr = rp.err
+				if launched < len(order) {
+					launch()
+				}
 				continue
 			}
 			answered = append(answered, rp)
+		case <-spec.C:
+			if launched < len(order) {
+				launch()
+				spec.Reset(n.cfg.ReadSpeculation)
+			}
 		case <-ctx.Done():
 			lastErr = ctx.Err()
-			failed = len(reps) // give up
-		}
-		if failed > len(reps)-need {
-			break
+			break wait
 		}
 	}
 	if len(answered) < need {
 		n.metrics.readFailures.Add(1)
-		n.drainReads(replies, len(reps)-len(answered)-failed, nil)
+		n.drainReads(replies, launched-len(answered)-failed, nil)
 		return ReadResult{Replies: len(answered), Required: need}, fmt.Errorf("%w: %d of %d replicas answered: %v",
 			ErrUnavailable, len(answered), need, lastErr)
 	}
@@ -388,7 +410,7 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 	if found {
 		repairWith = &newest
 	}
-	n.drainReads(replies, len(reps)-len(answered)-failed, repairWith)
+	n.drainReads(replies, launched-len(answered)-failed, repairWith)
 	return res, nil
 }
 
@@ -419,6 +441,29 @@ func newer(a, b wire.Record) bool {
 // isStale reports whether a replica's answer is older than newest.
 func isStale(have wire.Record, found bool, newest wire.Record) bool {
 	return !found || newer(newest, have)
+}
+
+// readOrder returns the replicas of a read in the order they are asked:
+// this node, then the ones gossip reports up, then the others.
+func (n *Node) readOrder(reps []string) []string {
+	view := n.peers.Load()
+	out := make([]string, 0, len(reps))
+	for _, r := range reps {
+		if r == n.cfg.Name {
+			out = append(out, r)
+		}
+	}
+	for _, r := range reps {
+		if p := view.byName[r]; r != n.cfg.Name && p != nil && p.up() {
+			out = append(out, r)
+		}
+	}
+	for _, r := range reps {
+		if !contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // readReply is one replica's answer to a single-key read.

@@ -62,6 +62,9 @@ type Config struct {
 
 	// ReplicaTimeout bounds one replica RPC. Default 2s.
 	ReplicaTimeout time.Duration
+	// ReadSpeculation is how long a read waits for its first replies
+	// before asking one more replica than the level needs. Default 50ms.
+	ReadSpeculation time.Duration
 	// DisableHintedHandoff makes quorums strict: a write counts only
 	// acknowledgements of the key's own replicas, and nothing is kept for a
 	// replica that is down (anti-entropy repairs it later).
@@ -134,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReplicaTimeout == 0 {
 		c.ReplicaTimeout = d.ReplicaTimeout
+	}
+	if c.ReadSpeculation == 0 {
+		c.ReadSpeculation = 50 * time.Millisecond
 	}
 	if c.Now == nil {
 		c.Now = time.Now
