@@ -247,6 +247,13 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}()
 
+	grace := cfg.Storage.TombstoneGrace
+	if grace == 0 {
+		grace = storage.DefaultTombstoneGrace
+	}
+	if err := n.checkAway(grace); err != nil {
+		return nil, err
+	}
 	sopts := cfg.Storage
 	sopts.ShardPrefixLen = partitionPrefixLen
 	db, err := storage.Open(cfg.DataDir, sopts)
@@ -302,6 +309,11 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.refresh()
+	if err := n.markAlive(); err != nil {
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.aliveLoop()
 	if n.hints != nil {
 		n.wg.Add(1)
 		go n.hintLoop()
@@ -616,6 +628,11 @@ func (n *Node) shutdown(graceful bool) error {
 	if n.db != nil {
 		if err := n.db.Close(); err != nil {
 			errs = append(errs, err)
+		}
+		if graceful {
+			if err := n.markAlive(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

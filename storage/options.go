@@ -120,6 +120,9 @@ type Options struct {
 	Now func() time.Time
 }
 
+// DefaultTombstoneGrace is the default of Options.TombstoneGrace.
+const DefaultTombstoneGrace = 10 * 24 * time.Hour
+
 // Defaults of Options; see the field comments.
 const (
 	defaultShards              = 8
@@ -133,7 +136,7 @@ const (
 	defaultL0StopWrites        = 24
 	defaultLevelBaseSize       = 64 << 20
 	defaultLevelMultiplier     = 10
-	defaultTombstoneGrace      = 10 * 24 * time.Hour
+	defaultTombstoneGrace      = DefaultTombstoneGrace
 	numLevels                  = 7
 	maxShards                  = 256
 )

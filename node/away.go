@@ -1,0 +1,71 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// lastAliveFile records, in the data directory, when this node last ran
+// (Unix milliseconds, decimal). A node that was away longer than the
+// tombstone grace period may hold values whose deletes the other replicas
+// have already purged: rejoining with that data would bring them back.
+const lastAliveFile = "last-alive"
+
+// ErrAwayTooLong is returned by Start for a node whose data is older than
+// the tombstone grace period.
+var ErrAwayTooLong = errors.New("node: away longer than the tombstone grace period")
+
+// checkAway refuses to start on data last used longer ago than grace.
+func (n *Node) checkAway(grace time.Duration) error {
+	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, lastAliveFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a new node, or one that never recorded it
+	}
+	if err != nil {
+		return err
+	}
+	ms, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return fmt.Errorf("node: %s: %w", lastAliveFile, err)
+	}
+	away := n.cfg.Now().Sub(time.UnixMilli(ms))
+	if away <= grace {
+		return nil
+	}
+	return fmt.Errorf("%w: %s last ran %v ago (grace %v); its data may bring back keys deleted meanwhile. "+
+		"Move or delete %s (keep the cluster secret) and start the node again: it rejoins empty and "+
+		"anti-entropy and hinted handoff refill it", ErrAwayTooLong, n.cfg.Name, away.Round(time.Minute), grace, n.cfg.DataDir)
+}
+
+// markAlive records that the node is running now.
+func (n *Node) markAlive() error {
+	path := filepath.Join(n.cfg.DataDir, lastAliveFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(n.cfg.Now().UnixMilli(), 10)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// aliveLoop refreshes the last-alive mark every minute.
+func (n *Node) aliveLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.bg.Done():
+			return
+		case <-t.C:
+			if err := n.markAlive(); err != nil {
+				n.log.Printf("record last-alive time: %v", err)
+			}
+		}
+	}
+}
