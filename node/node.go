@@ -330,7 +330,10 @@ func Start(cfg Config) (*Node, error) {
 		n.httpSrv = &http.Server{
 			Handler:           n.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			// A request body (at most HTTPConfig.MaxBodySize) must arrive
+			// within a minute; responses (range streams) are not bounded.
+			ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute,
 		}
 		n.wg.Add(1)
 		go func() {

@@ -122,9 +122,14 @@ func (r *replica) read(keys [][]byte) ([]wire.ReadResult, error) {
 	return out, nil
 }
 
+// maxScanBytes bounds the keys and values one scan returns, so a range
+// page of large values stays far below the RPC frame limit.
+const maxScanBytes = 8 << 20
+
 // scan returns up to limit records (tombstones included) with keys in
-// [from, to] from the given partitions, in ascending key order across them.
-// more is set when records were left out because of limit.
+// [from, to] from the given partitions, in ascending key order across them,
+// stopping after about maxScanBytes. more is set when records were left
+// out.
 func (r *replica) scan(ctx context.Context, partitions []int, from, to []byte, limit int) (recs []wire.Record, more bool, err error) {
 	its := make([]*storage.Iterator, 0, len(partitions))
 	defer func() {
@@ -149,8 +154,9 @@ func (r *replica) scan(ctx context.Context, partitions []int, from, to []byte, l
 		}
 	}
 	h.init()
+	size := 0
 	for len(h) > 0 {
-		if limit > 0 && len(recs) == limit {
+		if (limit > 0 && len(recs) == limit) || size >= maxScanBytes {
 			return recs, true, nil
 		}
 		if len(recs)%256 == 0 && ctx.Err() != nil {
@@ -163,6 +169,7 @@ func (r *replica) scan(ctx context.Context, partitions []int, from, to []byte, l
 			Version:   uint64(it.Version()),
 			Tombstone: it.Tombstone(),
 		})
+		size += len(it.Key()) + len(it.Value()) + 16
 		if it.Next() {
 			h.fix0()
 		} else {

@@ -141,7 +141,14 @@ const maxErrorMessage = 4 << 10
 // the handler's response, or an ErrorResponse for its error (see
 // ErrorResponseFor) or for a nil response. Transport implementations use it
 // so that all of them answer alike.
-func Dispatch(ctx context.Context, h Handler, from string, req wire.Message) wire.Message {
+func Dispatch(ctx context.Context, h Handler, from string, req wire.Message) (resp wire.Message) {
+	// A handler's panic (a broken invariant met while serving one request)
+	// fails that request, not the node.
+	defer func() {
+		if r := recover(); r != nil {
+			resp = &wire.ErrorResponse{Code: wire.CodeInternal, Message: fmt.Sprintf("panic serving %v: %v", req.Type(), r)}
+		}
+	}()
 	resp, err := h.ServeRPC(ctx, from, req)
 	if err != nil {
 		return ErrorResponseFor(err)

@@ -693,3 +693,22 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	server.Close()
 	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
 }
+
+// A handler that panics fails its request with an internal error; the
+// server and its connection keep serving.
+func TestHandlerPanicFailsOnlyThatRequest(t *testing.T) {
+	h := HandlerFunc(func(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+		if _, ok := req.(*wire.Ping); ok {
+			panic("broken invariant")
+		}
+		return &wire.WriteResponse{}, nil
+	})
+	resp := Dispatch(context.Background(), h, "peer", &wire.Ping{})
+	er, ok := resp.(*wire.ErrorResponse)
+	if !ok || er.Code != wire.CodeInternal {
+		t.Fatalf("panicking handler answered %#v", resp)
+	}
+	if _, ok := Dispatch(context.Background(), h, "peer", &wire.WriteRequest{}).(*wire.WriteResponse); !ok {
+		t.Fatal("the next request failed")
+	}
+}
