@@ -42,6 +42,7 @@ func (n *Node) RemoveMember(name string) error {
 // adminHandler serves operator actions under /admin/:
 //
 //	POST /admin/remove?node=NAME   remove a failed node from the ring
+//	POST /admin/leave              hand this node's partitions off and leave the ring
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/remove", func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +65,20 @@ func (n *Node) adminHandler() http.Handler {
 		default:
 			adminError(w, http.StatusInternalServerError, err)
 		}
+	})
+	mux.HandleFunc("POST /admin/leave", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := n.Leave(r.Context())
+		if err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, ErrBadRequest) {
+				code = http.StatusBadRequest
+			}
+			adminError(w, code, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"left": n.cfg.Name, "partitions": rep.Partitions, "records": rep.Records})
+		// The operator stops the process next; kvstore leave does.
 	})
 	return mux
 }

@@ -142,7 +142,9 @@ type RangePage struct {
 }
 
 // API is what the HTTP layer serves: the coordinator's operations. Every
-// method is safe for concurrent use and honours ctx's deadline.
+// method is safe for concurrent use and honours ctx's deadline. Writes keep
+// reading their keys and values after they return (replicas beyond the
+// quorum are written in the background): callers must not modify them.
 type API interface {
 	Put(ctx context.Context, key, value []byte, w Level) WriteResult
 	Delete(ctx context.Context, key []byte, w Level) WriteResult

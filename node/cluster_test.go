@@ -280,9 +280,10 @@ func TestRemoveFailedNode(t *testing.T) {
 // Range pages are bounded in bytes as well as records: large values come
 // back over several pages, none missing.
 func TestRangeOfLargeValues(t *testing.T) {
-	c := nodetest.Start(t, nodetest.Options{Nodes: 3})
-	big := make([]byte, 1<<20)
+	// Pages of 8 MiB take a while under the race detector.
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, ReplicaTimeout: 10 * time.Second})
 	for i := range 24 {
+		big := make([]byte, 1<<20) // the API keeps reading values after Put returns
 		big[0] = byte(i)
 		if r := c.Node(0).Put(ctxT(t), []byte(fmt.Sprintf("big%02d", i)), big, node.LevelDefault); r.Err != nil {
 			t.Fatal(r.Err)

@@ -205,6 +205,9 @@ type Node struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	left     chan struct{} // closed when the node has left the ring
+	leftOnce sync.Once
 }
 
 // peer is what the node knows of a member.
@@ -238,7 +241,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	n := &Node{cfg: cfg, log: cfg.Logger, clock: NewClock(cfg.Name, cfg.Now)}
+	n := &Node{cfg: cfg, log: cfg.Logger, clock: NewClock(cfg.Name, cfg.Now), left: make(chan struct{})}
 	n.bg, n.bgCancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {

@@ -31,6 +31,7 @@ type metrics struct {
 	aeExchanges        atomic.Int64
 	aeErrors           atomic.Int64
 	aeKeysApplied      atomic.Int64
+	handedOff          atomic.Int64
 }
 
 // Status implements API.
@@ -115,6 +116,7 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	w.Counter("kvstore_replica_rpc_errors_total", "Replica RPCs that failed or timed out.", float64(m.replicaErrors.Load()))
 	w.Counter("kvstore_replica_down_skips_total", "Replica RPCs not sent because gossip reports the replica down.", float64(m.replicaDown.Load()))
 	w.Counter("kvstore_ring_changes_total", "Ring tables built after membership changes.", float64(m.ringChanges.Load()))
+	w.Counter("kvstore_leave_records_handed_off_total", "Records streamed to new owners while leaving the ring.", float64(m.handedOff.Load()))
 
 	if n.hints != nil {
 		hs := n.hints.Stats()

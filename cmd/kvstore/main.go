@@ -30,6 +30,7 @@ func commands() []command {
 		{"range", "list keys: range START END (both inclusive)", runRange},
 		{"status", "show a node's view of the cluster", runStatus},
 		{"remove", "remove a failed node from the ring", runRemove},
+		{"leave", "make a node hand its partitions off and leave the ring", runLeave},
 		{"bench", "run benchmarks (-engine: workloads on the local storage engine)", runBench},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -26,6 +27,7 @@ type serveFlags struct {
 	n, r, w                                        int
 	sync, secretFile                               string
 	partitions                                     int
+	leaveOnTerm                                    bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -46,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sync, "sync", "always", "WAL durability: always (fsync before acknowledging), interval or none")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the cluster secret (also $KVSTORE_SECRET); a new cluster without one creates DATA/cluster.secret")
 	fs.IntVar(&f.partitions, "partitions", 1024, "partitions of the ring; fixed for the life of the cluster")
+	fs.BoolVar(&f.leaveOnTerm, "leave-on-term", false, "on SIGTERM, hand this node's partitions off and leave the ring before stopping (default: stay in the ring, as for a restart)")
 }
 
 // config turns the flags into a node configuration.
@@ -151,8 +154,21 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "node %s serving http://%s (rpc %s, gossip %s, data %s)\n",
 		cfg.Name, n.HTTPAddr(), n.RPCAddr(), cfg.GossipAddr, cfg.DataDir)
-	sig := <-sigs
-	fmt.Fprintf(stderr, "%s: %v: finishing requests and flushing\n", cfg.Name, sig)
+	select {
+	case sig := <-sigs:
+		if sig == syscall.SIGTERM && f.leaveOnTerm {
+			fmt.Fprintf(stderr, "%s: %v: handing partitions off and leaving the ring\n", cfg.Name, sig)
+			rep, err := n.Leave(context.Background())
+			if err != nil {
+				fmt.Fprintln(stderr, "kvstore serve: leave:", err)
+			} else {
+				fmt.Fprintf(stderr, "%s: left the ring (%d partitions, %d records handed off)\n", cfg.Name, rep.Partitions, rep.Records)
+			}
+		}
+		fmt.Fprintf(stderr, "%s: %v: finishing requests and flushing\n", cfg.Name, sig)
+	case <-n.Left():
+		fmt.Fprintf(stderr, "%s: left the ring; stopping\n", cfg.Name)
+	}
 	start := time.Now()
 	if err := n.Close(); err != nil {
 		fmt.Fprintln(stderr, "kvstore serve: shutdown:", err)

@@ -92,7 +92,39 @@ func Start(t testing.TB, opts Options) *Cluster {
 		c.Restart(i)
 	}
 	t.Cleanup(c.Close)
+	c.waitRing(opts.Nodes)
 	return c
+}
+
+// waitRing waits until every running node's ring has n members, so a test
+// starts from a cluster whose nodes agree on placement.
+func (c *Cluster) waitRing(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		agreed := true
+		for _, nd := range c.nodes {
+			if nd == nil {
+				continue
+			}
+			active := 0
+			for _, m := range nd.Status().Members {
+				if m.Ring == "active" {
+					active++
+				}
+			}
+			if active != n {
+				agreed = false
+			}
+		}
+		if agreed {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("nodetest: nodes do not agree on a ring of %d members", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Name returns node i's name.
