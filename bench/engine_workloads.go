@@ -244,13 +244,15 @@ func (r *engineRun) run(ctx context.Context, seq int, b *engineBenchmark) (*Resu
 	}
 
 	_ = ResetPeakRSS() // best effort: without it the peak covers the process's life
+	// The clock starts before the duration's timer, so a capped benchmark
+	// reports at least its cap.
+	start := time.Now()
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if c.Duration > 0 {
-		runCtx, cancel = context.WithTimeout(ctx, c.Duration)
+		runCtx, cancel = context.WithDeadline(ctx, start.Add(c.Duration))
 	}
 	defer cancel()
 	defer context.AfterFunc(runCtx, func() { stop.Store(true) })()
-	start := time.Now()
 	var progress *Progress
 	if c.ReportEvery > 0 {
 		every := int64(c.ReportEvery)
