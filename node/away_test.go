@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"kvstore/hintedhandoff"
 	"kvstore/node"
 	"kvstore/node/nodetest"
 	"kvstore/node/transport/memnet"
@@ -31,6 +32,7 @@ func TestRefuseRejoinAfterGrace(t *testing.T) {
 			Name: "a", DataDir: dir, RPCAddr: "a", Insecure: true, N: 1, R: 1, W: 1, Partitions: 16,
 			Transport: tr, Membership: hub.View("a"),
 			Storage: storage.Options{TombstoneGrace: time.Hour},
+			Hints:   hintedhandoff.Config{MaxAge: 30 * time.Minute},
 			Logger:  log.New(discardWriter{}, "", 0),
 			Now:     func() time.Time { return now },
 		})

@@ -167,6 +167,16 @@ func (c Config) Validate() error {
 	check(c.Partitions < 1 || c.Partitions > 1<<16, "Partitions %d out of range [1, 65536]", c.Partitions)
 	check(len(c.Secret) == 0 && !c.Insecure, "a cluster secret is required (or Insecure for tests)")
 	check(c.ReplicaTimeout < 0, "ReplicaTimeout is negative")
+	grace := c.Storage.TombstoneGrace
+	if grace == 0 {
+		grace = storage.DefaultTombstoneGrace
+	}
+	hintAge := c.Hints.MaxAge
+	if hintAge == 0 {
+		hintAge = hintedhandoff.DefaultConfig().MaxAge
+	}
+	// A hint replayed after its tombstone's grace could bring a delete back.
+	check(!c.DisableHintedHandoff && hintAge >= grace, "Hints.MaxAge %v must be shorter than the tombstone grace period %v", hintAge, grace)
 	return errors.Join(errs...)
 }
 
