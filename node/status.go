@@ -69,7 +69,7 @@ func (n *Node) Status() Status {
 	}
 	if n.hints != nil {
 		hs := n.hints.Stats()
-		st.Hints = HintStatus{Enabled: true, Pending: hs.Pending, Bytes: hs.PendingBytes}
+		st.Hints = HintStatus{Enabled: true, Pending: hs.Pending, Bytes: hs.PendingBytes, Targets: []HintTargetStatus{}}
 		for _, ts := range n.hints.Targets() {
 			st.Hints.Targets = append(st.Hints.Targets, HintTargetStatus{Node: ts.Name, Pending: ts.Count, Bytes: ts.Bytes})
 		}
