@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"kvstore/storage/internal/base"
+	"kvstore/storage/memtable"
 )
 
 // Limits on what one record may hold.
@@ -144,44 +145,30 @@ func appendWALPayload(dst []byte, shard, count int, ops []byte) []byte {
 	return append(dst, ops...)
 }
 
-// walPayloadShard returns the shard a WAL payload belongs to.
-func walPayloadShard(p []byte) (int, error) {
-	shard, w := binary.Uvarint(p)
-	if w <= 0 || shard >= maxShards {
-		return 0, base.CorruptionErrorf("batch: bad shard id")
-	}
-	return int(shard), nil
-}
-
-// decodeWALPayload calls fn for each record of a WAL payload. It checks the
-// whole payload before calling fn, so a corrupt payload applies nothing.
-func decodeWALPayload(p []byte, fn func(op) error) error {
-	_, w := binary.Uvarint(p)
-	if w <= 0 {
-		return base.CorruptionErrorf("batch: bad shard id")
+// parseWALPayload checks a whole WAL payload and returns its shard, its
+// encoded records and the memtable space they take. A payload that does not
+// decode exactly is corrupt: nothing of it may be applied.
+func parseWALPayload(p []byte) (shard int, ops []byte, need int, err error) {
+	id, w := binary.Uvarint(p)
+	if w <= 0 || id >= maxShards {
+		return 0, nil, 0, base.CorruptionErrorf("batch: bad shard id")
 	}
 	p = p[w:]
 	count, w := binary.Uvarint(p)
 	if w <= 0 {
-		return base.CorruptionErrorf("batch: bad count")
+		return 0, nil, 0, base.CorruptionErrorf("batch: bad count")
 	}
-	ops := p[w:]
+	ops = p[w:]
 	n := uint64(0)
 	for rest := ops; len(rest) > 0; n++ {
-		var err error
-		if _, rest, err = decodeOp(rest); err != nil {
-			return err
+		var o op
+		if o, rest, err = decodeOp(rest); err != nil {
+			return 0, nil, 0, err
 		}
+		need += memtable.EntrySize(len(o.key), len(o.value))
 	}
 	if n != count {
-		return base.CorruptionErrorf("batch: %d records, header says %d", n, count)
+		return 0, nil, 0, base.CorruptionErrorf("batch: %d records, header says %d", n, count)
 	}
-	for len(ops) > 0 {
-		o, rest, _ := decodeOp(ops)
-		if err := fn(o); err != nil {
-			return err
-		}
-		ops = rest
-	}
-	return nil
+	return int(id), ops, need, nil
 }

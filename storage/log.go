@@ -99,6 +99,12 @@ func (db *DB) recoverLog() error {
 	l.num = l.next
 	l.next++
 	f, err := l.create(l.num)
+	if err == nil && db.opts.Sync != SyncAlways {
+		// create syncs the directory only in SyncAlways; the first file's
+		// name must be durable in every mode, or a machine crash could
+		// lose the whole file.
+		err = fs.SyncDir(l.dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -120,8 +126,9 @@ type replayer struct {
 }
 
 type replayItem struct {
-	num     uint64
-	payload []byte
+	num  uint64
+	ops  []byte
+	need int
 }
 
 func (db *DB) startReplay() *replayer {
@@ -136,7 +143,7 @@ func (db *DB) startReplay() *replayer {
 				if rp.failed() {
 					continue // drain
 				}
-				if err := s.replayRecord(it.num, it.payload); err != nil {
+				if err := s.replayRecord(it.num, it.ops, it.need); err != nil {
 					rp.fail(fmt.Errorf("storage: shard %d: %w", s.id, err))
 				}
 			}
@@ -190,15 +197,17 @@ func (db *DB) replayFile(dir string, num uint64, rp *replayer) error {
 			break
 		}
 		if err == nil {
-			var id int
-			if id, err = walPayloadShard(payload); err == nil && id >= len(db.shards) {
+			var (
+				id   int
+				ops  []byte
+				need int
+			)
+			if id, ops, need, err = parseWALPayload(payload); err == nil && id >= len(db.shards) {
 				err = base.CorruptionErrorf("WAL record of shard %d in a store of %d", id, len(db.shards))
 			}
-			if err == nil {
-				err = decodeWALPayload(payload, func(op) error { return nil })
-			}
-			if err == nil {
-				rp.chans[id] <- replayItem{num: num, payload: bytes.Clone(payload)}
+			// Records a shard's tables already hold are skipped.
+			if err == nil && num >= db.shards[id].replayFrom {
+				rp.chans[id] <- replayItem{num: num, ops: bytes.Clone(ops), need: need}
 			}
 		}
 		if errors.Is(err, record.ErrTornTail) || errors.Is(err, base.ErrCorruption) {
@@ -247,18 +256,20 @@ func (l *dbLog) create(num uint64) (vfs.File, error) {
 func (l *dbLog) append(payload []byte) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.w.fits(len(payload)) {
-		num := l.next
-		f, err := l.create(num)
-		if err != nil {
-			return 0, err
-		}
-		l.next++
-		if err := l.w.rotate(f, l.segmentSize(len(payload)), func() error { return l.fs.SyncDir(l.dir) }); err != nil {
-			return 0, err
-		}
-		l.num = num
+	end, err := l.w.append(payload)
+	if err != errWALFull {
+		return end, err
 	}
+	num := l.next
+	f, err := l.create(num)
+	if err != nil {
+		return 0, err
+	}
+	l.next++
+	if err := l.w.rotate(f, l.segmentSize(len(payload)), func() error { return l.fs.SyncDir(l.dir) }); err != nil {
+		return 0, err
+	}
+	l.num = num
 	return l.w.append(payload)
 }
 

@@ -154,21 +154,11 @@ func (s *shard) newTable(meta tableMeta) *table {
 	}
 }
 
-// replayRecord applies one WAL record of this shard, found in WAL file
-// num, to the memtable, flushing it when it fills.
-func (s *shard) replayRecord(num uint64, payload []byte) error {
-	if num < s.replayFrom {
-		return nil // already in a table
-	}
+// replayRecord applies the records of one WAL record of this shard, found
+// in WAL file num and checked by parseWALPayload, to the memtable, flushing
+// it first when they do not fit.
+func (s *shard) replayRecord(num uint64, ops []byte, need int) error {
 	s.memLogNum = min(s.memLogNum, num)
-	// Check first so that a corrupt record applies nothing.
-	need := 0
-	if err := decodeWALPayload(payload, func(o op) error {
-		need += memtable.EntrySize(len(o.key), len(o.value))
-		return nil
-	}); err != nil {
-		return err
-	}
 	if need > s.mem.Available() {
 		if err := s.flushMemtable(s.mem); err != nil {
 			return err
@@ -176,10 +166,21 @@ func (s *shard) replayRecord(num uint64, payload []byte) error {
 		s.mem = memtable.New(max(s.db.opts.MemtableSize, need))
 		s.memLogNum = num
 	}
-	return decodeWALPayload(payload, func(o op) error {
-		_, err := s.mem.Set(o.key, uint64(o.version), o.kind, o.value)
-		return err
-	})
+	s.insert(ops)
+	return nil
+}
+
+// insert puts checked records (see encodeOp) into the memtable, which has
+// room for them. Called with mu held or before the shard is shared.
+func (s *shard) insert(ops []byte) {
+	for rest := ops; len(rest) > 0; {
+		var o op
+		o, rest, _ = decodeOp(rest)
+		if _, err := s.mem.Set(o.key, uint64(o.version), o.kind, o.value); err != nil {
+			// The room was checked: this is a broken invariant.
+			panic(fmt.Sprintf("storage: memtable refused a reserved write: %v", err))
+		}
+	}
 }
 
 func (s *shard) allocFile() uint64 {
@@ -228,14 +229,7 @@ func (s *shard) write(ops []byte, count, need int) error {
 		return err
 	}
 	s.db.stats.walBytes.Add(int64(len(s.scratch) + record.HeaderSize))
-	for rest := ops; len(rest) > 0; {
-		var o op
-		o, rest, _ = decodeOp(rest) // encoded by us and checked by the caller
-		if _, err := s.mem.Set(o.key, uint64(o.version), o.kind, o.value); err != nil {
-			// makeRoom guaranteed the space: this is a broken invariant.
-			panic(fmt.Sprintf("storage: memtable refused a reserved write: %v", err))
-		}
-	}
+	s.insert(ops)
 	s.mu.Unlock()
 	return s.db.log.wait(end)
 }

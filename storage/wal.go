@@ -57,7 +57,7 @@ type walWriter struct {
 const walReleaseChunk = 1 << 20
 
 // errWALFull is returned by append when a mapped file has no room for the
-// record; the caller moves the log to a new file first (see fits).
+// record; the caller moves the log to a new file and appends again.
 var errWALFull = errors.New("storage: WAL file full")
 
 // newWALWriter starts writing f. A file that can be mapped is allocated
@@ -85,14 +85,6 @@ func (w *walWriter) mapFile(f vfs.File, size int64) error {
 	}
 	w.mapped = b
 	return nil
-}
-
-// fits reports whether a record with a payload of n bytes fits in the
-// current file (always true for an unmapped file).
-func (w *walWriter) fits(n int) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.mapped == nil || w.appended-w.fileStart+int64(record.HeaderSize+n) <= int64(len(w.mapped))
 }
 
 // append adds one record with the given payload and returns the log offset
