@@ -26,17 +26,8 @@ func runRemove(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	c := &http.Client{Timeout: 10 * time.Second}
-	u := strings.TrimRight(*addr, "/") + "/admin/remove?node=" + url.QueryEscape(fs.Arg(0))
-	resp, err := c.Post(u, "", nil)
-	if err != nil {
+	if _, err := postAdmin(*addr, "/admin/remove?node="+url.QueryEscape(fs.Arg(0)), 10*time.Second); err != nil {
 		fmt.Fprintln(stderr, "kvstore remove:", err)
-		return 1
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "kvstore remove: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
 		return 1
 	}
 	fmt.Fprintf(stdout, "removed %s\n", fs.Arg(0))
@@ -57,18 +48,28 @@ func runLeave(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: kvstore leave [-addr URL]")
 		return 2
 	}
-	c := &http.Client{Timeout: *timeout}
-	resp, err := c.Post(strings.TrimRight(*addr, "/")+"/admin/leave", "", nil)
+	body, err := postAdmin(*addr, "/admin/leave", *timeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "kvstore leave:", err)
 		return 1
 	}
+	fmt.Fprintln(stdout, body)
+	return 0
+}
+
+// postAdmin POSTs to an admin endpoint of the node at addr and returns the
+// answer's body; a status other than 200 is an error carrying the body.
+func postAdmin(addr, path string, timeout time.Duration) (string, error) {
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Post(strings.TrimRight(addr, "/")+path, "", nil)
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	text := strings.TrimSpace(string(body))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "kvstore leave: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
-		return 1
+		return "", fmt.Errorf("%s: %s", resp.Status, text)
 	}
-	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
-	return 0
+	return text, nil
 }
