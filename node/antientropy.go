@@ -26,7 +26,15 @@ const (
 // over the local engine, restricted to the partitions the node replicates.
 type aeReplica struct {
 	n *Node
+	// anyPartition lifts the restriction: the node's own side of the
+	// exchanges it starts (a joining node's partitions are not yet in the
+	// read table; a partition about to be dropped no longer is).
+	anyPartition bool
+	cache        *treeCache
+}
 
+// treeCache holds partitions' Merkle trees, shared by the replica views.
+type treeCache struct {
 	mu    sync.Mutex // guards trees
 	trees map[int]cachedTree
 }
@@ -41,11 +49,19 @@ type cachedTree struct {
 var _ antientropy.Replica = (*aeReplica)(nil)
 
 func (r *aeReplica) holds(p int) error {
-	t := r.n.table.Load()
-	if t == nil || p < 0 || p >= t.Config().Partitions || !t.Owns(r.n.cfg.Name, p) {
-		return fmt.Errorf("%w: %s does not replicate partition %d", ErrBadRequest, r.n.cfg.Name, p)
+	if p < 0 || p >= r.n.cfg.Partitions {
+		return fmt.Errorf("%w: partition %d out of range", ErrBadRequest, p)
 	}
-	return nil
+	if r.anyPartition {
+		return nil
+	}
+	if t := r.n.table.Load(); t != nil && t.Owns(r.n.cfg.Name, p) {
+		return nil
+	}
+	if t := r.n.target.Load(); t != nil && t.Owns(r.n.cfg.Name, p) {
+		return nil // joining, or gaining p from a leaving node
+	}
+	return fmt.Errorf("%w: %s does not replicate partition %d", ErrBadRequest, r.n.cfg.Name, p)
 }
 
 // Tree implements antientropy.Replica.
@@ -54,13 +70,14 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 		return nil, err
 	}
 	gen := r.n.rep.generation(p)
-	r.mu.Lock()
-	if c, ok := r.trees[p]; ok && c.gen == gen {
-		t := c.tree.Clone()
-		r.mu.Unlock()
+	c := r.cache
+	c.mu.Lock()
+	if ct, ok := c.trees[p]; ok && ct.gen == gen {
+		t := ct.tree.Clone()
+		c.mu.Unlock()
 		return t, nil
 	}
-	r.mu.Unlock()
+	c.mu.Unlock()
 	start, end := partitionBounds(p, nil, nil)
 	it, err := r.n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true})
 	if err != nil {
@@ -73,15 +90,15 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	if len(r.trees) >= maxCachedTrees {
-		for k := range r.trees { // evict any one
-			delete(r.trees, k)
+	c.mu.Lock()
+	if len(c.trees) >= maxCachedTrees {
+		for k := range c.trees { // evict any one
+			delete(c.trees, k)
 			break
 		}
 	}
-	r.trees[p] = cachedTree{gen: gen, tree: tree.Clone()}
-	r.mu.Unlock()
+	c.trees[p] = cachedTree{gen: gen, tree: tree.Clone()}
+	c.mu.Unlock()
 	return tree, nil
 }
 
@@ -209,15 +226,9 @@ func (p aePeer) Apply(ctx context.Context, req *antientropy.ApplyRequest) error 
 }
 
 // serveAE answers a peer's anti-entropy request; handled reports whether
-// req was one.
+// req was one. The server runs even with background anti-entropy disabled:
+// joining nodes stream partitions through it.
 func (n *Node) serveAE(ctx context.Context, req wire.Message) (resp wire.Message, handled bool, err error) {
-	if n.aeServer == nil {
-		switch req.(type) {
-		case *wire.AESummaryRequest, *wire.AENodesRequest, *wire.AEEntriesRequest, *wire.AEReadRequest, *wire.AEApplyRequest:
-			return nil, true, fmt.Errorf("%w: anti-entropy is disabled on %s", ErrUnavailable, n.cfg.Name)
-		}
-		return nil, false, nil
-	}
 	switch m := req.(type) {
 	case *wire.AESummaryRequest:
 		r, err := n.aeServer.Summary(ctx, &m.SummaryRequest)
@@ -254,18 +265,20 @@ func (n *Node) serveAE(ctx context.Context, req wire.Message) (resp wire.Message
 
 func (n *Node) aeTreeConfig() antientropy.TreeConfig { return antientropy.DefaultTreeConfig() }
 
-// newAntiEntropy creates the anti-entropy server and the (not yet started)
-// background scheduler.
+// newAntiEntropy creates the anti-entropy server and, unless disabled, the
+// (not yet started) background scheduler.
 func (n *Node) newAntiEntropy() error {
-	if n.cfg.DisableAntiEntropy {
-		return nil
-	}
-	n.aeReplica = &aeReplica{n: n, trees: map[int]cachedTree{}}
+	cache := &treeCache{trees: map[int]cachedTree{}}
+	n.aeReplica = &aeReplica{n: n, cache: cache}
+	n.aeLocal = &aeReplica{n: n, cache: cache, anyPartition: true}
 	srv, err := antientropy.NewServer(n.aeReplica, antientropy.ServerConfig{})
 	if err != nil {
 		return err
 	}
 	n.aeServer = srv
+	if n.cfg.DisableAntiEntropy {
+		return nil
+	}
 	cfg := n.cfg.AntiEntropy
 	if cfg.TreesPerSecond == 0 {
 		cfg.TreesPerSecond = defaultAETreesPerSecond
@@ -274,7 +287,7 @@ func (n *Node) newAntiEntropy() error {
 		cfg.FullPassTarget = defaultAEFullPass
 	}
 	sched, err := antientropy.NewScheduler(cfg, antientropy.Env{
-		Local: n.aeReplica,
+		Local: n.aeLocal,
 		Work:  n.aeWork,
 		Peer:  func(name string) (antientropy.Peer, error) { return aePeer{n: n, name: name}, nil },
 		Alive: func(name string) bool {
@@ -314,10 +327,7 @@ func (n *Node) aeWork() []antientropy.WorkItem {
 // MerkleRoot returns the root of this node's Merkle tree of partition p (an
 // operator compares replicas with it; equal roots mean equal contents).
 func (n *Node) MerkleRoot(p int) (uint64, error) {
-	if n.aeReplica == nil {
-		return 0, fmt.Errorf("%w: anti-entropy is disabled", ErrUnavailable)
-	}
-	t, err := n.aeReplica.Tree(context.Background(), p)
+	t, err := n.aeLocal.Tree(context.Background(), p)
 	if err != nil {
 		return 0, err
 	}

@@ -193,6 +193,9 @@ type Status struct {
 	// AntiEntropy is the progress of the background Merkle exchanges this
 	// node starts.
 	AntiEntropy AntiEntropyStatus `json:"anti_entropy"`
+	// Movement is the streaming of partitions by joins, catch-ups and
+	// leaves, and the dropping of partitions that moved away.
+	Movement MoveStatus `json:"movement"`
 }
 
 // AntiEntropyStatus reports anti-entropy on this node.

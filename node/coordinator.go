@@ -90,7 +90,12 @@ func (n *Node) writeKey(ctx context.Context, rec wire.Record, w Level) WriteResu
 // fails gets a hint kept by the coordinator. A hint counts toward W when it
 // is kept on a node that has not already acknowledged the key (sloppy
 // quorum).
+//
+// While partitions move (see move.go), a write also goes to the live nodes
+// that are gaining its partition, and needs one more acknowledgement for
+// each of them.
 func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResult {
+	target := n.target.Load()
 	t := n.table.Load()
 	results := make([]WriteResult, len(muts))
 	// dest is one RPC: the records a node stores, as a replica (hintFor "")
@@ -119,8 +124,14 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 			results[i].Err = err
 			continue
 		}
-		results[i].Required = need
 		plan := n.planWrite(t, p, reps)
+		if target != t {
+			for _, r := range n.pendingReplicas(target, p, reps) {
+				plan = append(plan, writeDest{node: r})
+				need++
+			}
+		}
+		results[i].Required = need
 		if distinct := countDistinct(plan); distinct < need {
 			// Refuse at once, writing nothing: too few nodes are up to
 			// ever meet the level.

@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"log"
 	"net"
 	"net/http"
@@ -77,6 +80,14 @@ type Config struct {
 	// AntiEntropy paces them. Defaults: 200 exchanges per second, 8 MiB/s,
 	// a full pass over every shared partition every 30 s.
 	AntiEntropy antientropy.Config
+	// JoinSettle is how long a joining node waits, after streaming its
+	// partitions, for every coordinator to have seen it joining before it
+	// exchanges them once more and starts serving reads. Default 2s.
+	JoinSettle time.Duration
+	// DropDelay is how long a node keeps a partition it no longer
+	// replicates once the ring has settled, before it confirms the new
+	// replicas hold its records and drops it. Default 1 minute.
+	DropDelay time.Duration
 	// Storage configures the engine; ShardPrefixLen is set by the node.
 	Storage storage.Options
 	// HTTP configures the client API's limits.
@@ -138,6 +149,12 @@ func (c Config) withDefaults() Config {
 	if c.ReplicaTimeout == 0 {
 		c.ReplicaTimeout = d.ReplicaTimeout
 	}
+	if c.JoinSettle == 0 {
+		c.JoinSettle = defaultJoinSettle
+	}
+	if c.DropDelay == 0 {
+		c.DropDelay = defaultDropDelay
+	}
 	if c.ReadSpeculation == 0 {
 		c.ReadSpeculation = 50 * time.Millisecond
 	}
@@ -193,11 +210,17 @@ type Node struct {
 	rep     *replica
 	hints   *hintedhandoff.Store // nil with hinted handoff disabled
 
-	aeReplica *aeReplica
-	aeServer  *antientropy.Server    // nil with anti-entropy disabled
+	aeReplica *aeReplica             // serves peers: partitions this node replicates
+	aeLocal   *aeReplica             // this node's side of its own exchanges: any partition
+	aeServer  *antientropy.Server    // serves peers' exchanges and joins
 	aeSched   *antientropy.Scheduler // nil with anti-entropy disabled
 
-	table atomic.Pointer[ring.Table]
+	// table is the read table and target the target table (see move.go);
+	// they are the same table when no partition is moving.
+	table  atomic.Pointer[ring.Table]
+	target atomic.Pointer[ring.Table]
+	mv     mover
+	fresh  bool // the data directory was new: this start may be a join
 	peers atomic.Pointer[peerView]
 
 	httpSrv     *http.Server
@@ -252,6 +275,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, clock: NewClock(cfg.Name, cfg.Now), left: make(chan struct{})}
+	n.mv = mover{wake: make(chan struct{}, 1), catchUp: map[int]bool{}, lostSince: map[int]time.Time{}}
 	n.bg, n.bgCancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -266,6 +290,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if err := n.checkAway(grace); err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, lastAliveFile)); errors.Is(err, fs.ErrNotExist) {
+		n.fresh = true
 	}
 	sopts := cfg.Storage
 	sopts.ShardPrefixLen = partitionPrefixLen
@@ -336,8 +363,9 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchMembership()
+	go n.moveLoop()
 
 	if n.httpLn != nil {
 		n.httpSrv = &http.Server{
@@ -358,21 +386,6 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ok = true
 	return n, nil
-}
-
-// enterRing records this node as an active ring member unless the ledger
-// already does (a restart is not a join).
-func (n *Node) enterRing() error {
-	var version uint64
-	for _, e := range n.members.Ledger() {
-		if e.Name == n.cfg.Name {
-			if e.Status == gossip.Active || e.Status == gossip.Joining {
-				return nil
-			}
-			version = e.Version
-		}
-	}
-	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: gossip.Active, Version: max(uint64(n.clock.Now()), version+1)})
 }
 
 // watchMembership rebuilds the ring table and peer view on every change.
@@ -410,33 +423,53 @@ func (n *Node) refresh() {
 			p.rpc, p.http = meta.RPC, meta.HTTP
 		}
 	}
-	var ringMembers []string
+	readMembers, targetMembers := ringMembers(n.members.Ledger(), n.cfg.Name)
 	for _, e := range n.members.Ledger() {
 		p := get(e.Name)
 		p.ring, p.inLedger = e.Status, true
-		switch e.Status {
-		case gossip.Joining, gossip.Active, gossip.Leaving:
-			ringMembers = append(ringMembers, e.Name)
-		}
 	}
 	self := get(n.cfg.Name)
 	self.state, self.rpc, self.http = gossip.StateAlive, n.rpcAddr, n.HTTPAddr()
-	if len(ringMembers) == 0 {
-		ringMembers = []string{n.cfg.Name} // not yet in the ledger
-	}
 	n.peers.Store(view)
 
-	sort.Strings(ringMembers)
-	if old := n.table.Load(); old != nil && equalStrings(old.Members(), ringMembers) {
+	read, changedRead := n.buildTable(n.table.Load(), readMembers)
+	target := read
+	if !equalStrings(sortedCopy(readMembers), sortedCopy(targetMembers)) {
+		target, _ = n.buildTable(n.target.Load(), targetMembers)
+	}
+	if read == nil || target == nil {
 		return
 	}
-	t, err := ring.Build(ring.Config{Partitions: n.cfg.Partitions, Replicas: n.cfg.N}, ringMembers)
+	if changedRead || target != n.target.Load() {
+		// target first: a reader that sees the new read table must not pair
+		// it with a stale target.
+		n.target.Store(target)
+		n.table.Store(read)
+		n.metrics.ringChanges.Add(1)
+		n.wakeMover()
+	}
+}
+
+// buildTable returns old when it already has members, else a new table of
+// them (nil, logged, if the ring cannot be built); changed reports a new
+// table.
+func (n *Node) buildTable(old *ring.Table, members []string) (t *ring.Table, changed bool) {
+	members = sortedCopy(members)
+	if old != nil && equalStrings(old.Members(), members) {
+		return old, false
+	}
+	t, err := ring.Build(ring.Config{Partitions: n.cfg.Partitions, Replicas: n.cfg.N}, members)
 	if err != nil {
 		n.log.Printf("ring: %v", err)
-		return
+		return old, false
 	}
-	n.table.Store(t)
-	n.metrics.ringChanges.Add(1)
+	return t, true
+}
+
+func sortedCopy(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
 }
 
 func equalStrings(a, b []string) bool {

@@ -28,6 +28,9 @@ func storageKey(dst []byte, p int, key []byte) []byte {
 func partitionBounds(p int, from, to []byte) (start, end []byte) {
 	start = storageKey(nil, p, from)
 	if to == nil {
+		if p+1 == 1<<16 {
+			return start, nil // the last possible partition: unbounded
+		}
 		return start, binary.BigEndian.AppendUint16(nil, uint16(p+1))
 	}
 	end = storageKey(nil, p, to)

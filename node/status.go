@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func frac(a, b int) float64 {
 	if b == 0 {
 		return 1
@@ -90,6 +97,7 @@ func (n *Node) Status() Status {
 			st.AntiEntropy.LastFullPass = pr.LastPassCompleted.UTC().Format(time.RFC3339)
 		}
 	}
+	st.Movement = n.MoveStatus()
 	s := n.db.Stats()
 	st.Storage = StorageStatus{
 		TableBytes:         s.TableBytes,
@@ -117,6 +125,14 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	w.Counter("kvstore_replica_down_skips_total", "Replica RPCs not sent because gossip reports the replica down.", float64(m.replicaDown.Load()))
 	w.Counter("kvstore_ring_changes_total", "Ring tables built after membership changes.", float64(m.ringChanges.Load()))
 	w.Counter("kvstore_leave_records_handed_off_total", "Records streamed to new owners while leaving the ring.", float64(m.handedOff.Load()))
+	mv := n.MoveStatus()
+	w.Gauge("kvstore_join_in_progress", "1 while this node streams the partitions it gains by joining.", b2f(mv.Joining))
+	w.Gauge("kvstore_join_partitions", "Partitions this node's join streams.", float64(mv.JoinPartitions))
+	w.Gauge("kvstore_join_partitions_streamed", "Partitions the current round of this node's join has streamed.", float64(mv.JoinStreamed))
+	w.Counter("kvstore_stream_records_received_total", "Records received by joins and catch-ups of gained partitions.", float64(mv.StreamedRecords))
+	w.Gauge("kvstore_catch_up_partitions_pending", "Gained partitions still to exchange with their other replicas.", float64(mv.CatchUpPending))
+	w.Counter("kvstore_partitions_dropped_total", "Partitions dropped after they moved to other nodes.", float64(mv.DroppedPartitions))
+	w.Gauge("kvstore_ring_moving_partitions", "Partitions whose replicas change with the joins and leaves in progress.", float64(mv.MovingPartitions))
 
 	if n.hints != nil {
 		hs := n.hints.Stats()

@@ -211,17 +211,22 @@ func TestModel(t *testing.T) {
 				t.Fatal(err)
 			}
 		case r < 965:
-			a, b := key(), key()
-			if a > b {
-				a, b = b, a
-			}
-			if err := db.DropRange([]byte(a), []byte(b)); err != nil {
-				t.Fatal(err)
-			}
-			for k := range m {
-				if k >= a && k < b {
-					delete(m, k)
+			// One to three ranges, in any order, possibly overlapping.
+			var ranges []KeyRange
+			for range 1 + rng.IntN(3) {
+				a, b := key(), key()
+				if a > b {
+					a, b = b, a
 				}
+				ranges = append(ranges, KeyRange{Start: []byte(a), End: []byte(b)})
+				for k := range m {
+					if k >= a && k < b {
+						delete(m, k)
+					}
+				}
+			}
+			if err := db.DropRanges(ranges); err != nil {
+				t.Fatal(err)
 			}
 		case r < 970:
 			countWork()

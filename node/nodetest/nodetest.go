@@ -45,6 +45,13 @@ type Options struct {
 	// AntiEntropyPass is the target time of a full anti-entropy pass.
 	// Default 500ms.
 	AntiEntropyPass time.Duration
+	// JoinSettle is how long a joining node waits before its final
+	// exchanges (node.Config.JoinSettle). Default 50ms: Hub membership
+	// reaches every node at once.
+	JoinSettle time.Duration
+	// DropDelay is how long a node keeps a partition that moved away
+	// (node.Config.DropDelay). Default 100ms.
+	DropDelay time.Duration
 }
 
 // Cluster is a running in-process cluster.
@@ -57,6 +64,8 @@ type Cluster struct {
 	dirs  []string
 	nodes []*node.Node
 	trs   []transport.Transport
+	joins []bool // node i was added to a running cluster (Add)
+	base  string
 }
 
 // Start starts a cluster and registers its shutdown with t.Cleanup.
@@ -80,27 +89,53 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.AntiEntropyPass == 0 {
 		opts.AntiEntropyPass = 500 * time.Millisecond
 	}
+	if opts.JoinSettle == 0 {
+		opts.JoinSettle = 50 * time.Millisecond
+	}
+	if opts.DropDelay == 0 {
+		opts.DropDelay = 100 * time.Millisecond
+	}
 	c := &Cluster{t: t, opts: opts, Net: memnet.New(opts.Seed), Hub: NewHub()}
-	base := t.TempDir()
-	for i := range opts.Nodes {
-		c.names = append(c.names, fmt.Sprintf("n%d", i))
-		c.dirs = append(c.dirs, filepath.Join(base, c.names[i]))
-		c.nodes = append(c.nodes, nil)
-		c.trs = append(c.trs, nil)
+	c.base = t.TempDir()
+	for range opts.Nodes {
+		c.newSlot(false)
 	}
 	for i := range opts.Nodes {
 		c.Restart(i)
 	}
 	t.Cleanup(c.Close)
-	c.waitRing(opts.Nodes)
+	c.WaitRing(opts.Nodes, 10*time.Second)
 	return c
 }
 
-// waitRing waits until every running node's ring has n members, so a test
-// starts from a cluster whose nodes agree on placement.
-func (c *Cluster) waitRing(n int) {
+func (c *Cluster) newSlot(join bool) int {
+	i := len(c.names)
+	c.names = append(c.names, fmt.Sprintf("n%d", i))
+	c.dirs = append(c.dirs, filepath.Join(c.base, c.names[i]))
+	c.nodes = append(c.nodes, nil)
+	c.trs = append(c.trs, nil)
+	c.joins = append(c.joins, join)
+	return i
+}
+
+// Add starts a new node that joins the running cluster and returns its
+// index. The node is Joining (it streams its partitions and serves no reads)
+// until its join completes; WaitRing waits for that.
+func (c *Cluster) Add() int {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	i := c.newSlot(true)
+	c.Restart(i)
+	return i
+}
+
+// Size returns the number of nodes the cluster ever had (running or not).
+func (c *Cluster) Size() int { return len(c.names) }
+
+// WaitRing waits until every running node sees n active ring members, so a
+// test goes on from a cluster whose nodes agree on placement.
+func (c *Cluster) WaitRing(n int, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		agreed := true
 		for _, nd := range c.nodes {
@@ -121,7 +156,7 @@ func (c *Cluster) waitRing(n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("nodetest: nodes do not agree on a ring of %d members", n)
+			c.t.Fatalf("nodetest: nodes do not agree on a ring of %d active members within %v", n, timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -142,6 +177,10 @@ func (c *Cluster) Restart(i int) {
 	name := c.names[i]
 	c.Net.Start(name)
 	tr := c.Net.Transport(name)
+	var join []string
+	if c.joins[i] {
+		join = []string{c.names[0]} // Hub membership needs no address
+	}
 	logger := log.New(os.Stderr, name+": ", log.Lmicroseconds)
 	if !c.opts.Verbose {
 		logger = log.New(discard{}, "", 0)
@@ -158,6 +197,8 @@ func (c *Cluster) Restart(i int) {
 		ReplicaTimeout:       c.opts.ReplicaTimeout,
 		DisableHintedHandoff: c.opts.DisableHints,
 		DisableAntiEntropy:   c.opts.DisableAntiEntropy,
+		JoinSettle:           c.opts.JoinSettle,
+		DropDelay:            c.opts.DropDelay,
 		AntiEntropy: antientropy.Config{
 			TreesPerSecond: -1,
 			BytesPerSecond: -1,
@@ -167,6 +208,7 @@ func (c *Cluster) Restart(i int) {
 		Storage:    storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
 		Transport:  tr,
 		Membership: c.Hub.View(name),
+		Join:       join,
 		Logger:     logger,
 	})
 	if err != nil {

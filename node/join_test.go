@@ -1,0 +1,360 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"kvstore/node"
+	"kvstore/node/nodetest"
+)
+
+// ackLog records the writes a cluster acknowledged: for each key the value
+// of its last acknowledged write (each key has one writer, so the order of
+// its writes is the order of their acknowledgements).
+type ackLog struct {
+	mu   sync.Mutex
+	acks map[string]string
+}
+
+func newAckLog() *ackLog { return &ackLog{acks: map[string]string{}} }
+
+func (a *ackLog) set(key, value string) {
+	a.mu.Lock()
+	a.acks[key] = value
+	a.mu.Unlock()
+}
+
+func (a *ackLog) snapshot() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]string, len(a.acks))
+	for k, v := range a.acks {
+		out[k] = v
+	}
+	return out
+}
+
+// load runs writers and readers against the running nodes of c until stop
+// is closed: writers overwrite their own keys at quorum and record what was
+// acknowledged; readers read acknowledged keys at quorum and fail the test
+// on a missing or stale value; one reader takes quorum range reads of the
+// whole key space and checks no acknowledged key is missing. It returns
+// the ack log and counters of failed and total requests.
+type loadStats struct {
+	writes, writeErrs, reads, readErrs, ranges, rangeErrs atomic.Int64
+	stale                                                 atomic.Int64
+}
+
+func runLoad(t *testing.T, c *nodetest.Cluster, nodesMu *sync.RWMutex, retired map[string]bool, stop <-chan struct{}, writers, keysPerWriter int) (*ackLog, *loadStats, *sync.WaitGroup) {
+	acks := newAckLog()
+	st := &loadStats{}
+	var wg sync.WaitGroup
+	// pick returns a running node other than the retired ones, read-locking
+	// nodesMu: the caller calls done when its request is over, so a node is
+	// stopped (under the write lock) only between requests, as a client
+	// would drain it.
+	pick := func(i int) (n *node.Node, done func()) {
+		nodesMu.RLock()
+		for j := range c.Size() {
+			if n := c.Node((i + j) % c.Size()); n != nil && !retired[n.Name()] {
+				return n, nodesMu.RUnlock
+			}
+		}
+		nodesMu.RUnlock()
+		return nil, nil
+	}
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	ctx := context.Background()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; !stopped(); seq++ {
+				key := fmt.Sprintf("w%02d-%04d", w, seq%keysPerWriter)
+				value := fmt.Sprintf("%s@%d", key, seq)
+				n, done := pick(seq + w)
+				if n == nil {
+					continue
+				}
+				st.writes.Add(1)
+				res := n.Put(ctx, []byte(key), []byte(value), node.LevelQuorum)
+				done()
+				if res.Err != nil {
+					st.writeErrs.Add(1)
+					t.Logf("write %s on %s: %v", key, n.Name(), res.Err)
+					continue
+				}
+				acks.set(key, value)
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() { // point reads of acknowledged keys
+		defer wg.Done()
+		for i := 0; !stopped(); i++ {
+			snap := acks.snapshot()
+			for key, want := range snap {
+				if stopped() {
+					return
+				}
+				n, done := pick(i)
+				if n == nil {
+					continue
+				}
+				st.reads.Add(1)
+				r, err := n.Get(ctx, []byte(key), node.LevelQuorum)
+				done()
+				if err != nil {
+					st.readErrs.Add(1)
+					t.Logf("read %s on %s: %v", key, n.Name(), err)
+					continue
+				}
+				// The writer may have overwritten the key since the
+				// snapshot: older than the snapshot is stale.
+				if !r.Found || seqOf(string(r.Value)) < seqOf(want) {
+					st.stale.Add(1)
+					t.Errorf("read %s on %s at quorum: found %v %q, acknowledged %q", key, n.Name(), r.Found, r.Value, want)
+				}
+				i++
+			}
+		}
+	}()
+	go func() { // range reads of everything
+		defer wg.Done()
+		for i := 0; !stopped(); i++ {
+			snap := acks.snapshot()
+			n, done := pick(i)
+			if n == nil {
+				continue
+			}
+			st.ranges.Add(1)
+			got, err := rangeAll(ctx, n)
+			done()
+			if err != nil {
+				st.rangeErrs.Add(1)
+				t.Logf("range on %s: %v", n.Name(), err)
+				continue
+			}
+			for key, want := range snap {
+				if v, ok := got[key]; !ok || seqOf(v) < seqOf(want) {
+					st.stale.Add(1)
+					t.Errorf("range read on %s at quorum: %s found %v %q, acknowledged %q", n.Name(), key, ok, v, want)
+				}
+			}
+		}
+	}()
+	return acks, st, &wg
+}
+
+func seqOf(v string) int {
+	var key string
+	var seq int
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == '@' {
+			key = v[:i]
+			fmt.Sscanf(v[i+1:], "%d", &seq)
+			break
+		}
+	}
+	if key == "" {
+		return -1
+	}
+	return seq
+}
+
+func rangeAll(ctx context.Context, n *node.Node) (map[string]string, error) {
+	out := map[string]string{}
+	req := node.RangeRequest{Level: node.LevelQuorum}
+	for {
+		page, err := n.Range(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range page.Records {
+			out[string(kv.Key)] = string(kv.Value)
+		}
+		if page.Next == nil {
+			return out, nil
+		}
+		req.Cursor = page.Next
+	}
+}
+
+// holders counts, per key, the nodes holding it with the acknowledged value
+// or a newer one.
+func checkHolders(t *testing.T, c *nodetest.Cluster, acks map[string]string, want int) {
+	t.Helper()
+	for key, value := range acks {
+		var holders []string
+		for i := range c.Size() {
+			n := c.Node(i)
+			if n == nil {
+				continue
+			}
+			rec, err := n.LocalRecord([]byte(key))
+			if err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
+				holders = append(holders, n.Name())
+			}
+		}
+		if len(holders) != want {
+			t.Fatalf("%s (%q) held by %v, want %d replicas", key, value, holders, want)
+		}
+	}
+}
+
+// A node joining a loaded cluster streams its partitions before it serves
+// reads: with hinted handoff and anti-entropy off, reads and range reads at
+// quorum never miss an acknowledged write during the join, and afterwards
+// every key is on exactly N nodes (the new one included; old owners
+// dropped what moved away).
+func TestJoinStreamsBeforeServingReads(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true})
+	var muts []node.Mutation
+	for i := range 3000 {
+		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("base-%05d", i)), Value: []byte(fmt.Sprintf("base-%05d@%d", i, i))})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	var nodesMu sync.RWMutex
+	stop := make(chan struct{})
+	acks, st, wg := runLoad(t, c, &nodesMu, map[string]bool{}, stop, 4, 200)
+	for _, m := range muts {
+		acks.set(string(m.Key), string(m.Value))
+	}
+
+	nodesMu.Lock()
+	j := c.Add()
+	nodesMu.Unlock()
+	if s := c.Node(j).Status(); !s.Movement.Joining {
+		t.Fatalf("new node is not joining: %+v", s.Movement)
+	}
+	c.WaitRing(4, 20*time.Second)
+	mv := c.Node(j).Status().Movement
+	if mv.JoinPartitions == 0 || mv.StreamedRecords == 0 {
+		t.Fatalf("join streamed nothing: %+v", mv)
+	}
+	waitFor(t, "old owners drop the partitions that moved", func() bool {
+		for i := range c.Size() {
+			if c.Node(i).Status().Movement.DroppedPartitions > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	close(stop)
+	wg.Wait()
+	t.Logf("join: %+v; load: %d writes (%d failed), %d reads (%d failed), %d ranges (%d failed)", mv,
+		st.writes.Load(), st.writeErrs.Load(), st.reads.Load(), st.readErrs.Load(), st.ranges.Load(), st.rangeErrs.Load())
+	if e := st.writeErrs.Load() + st.readErrs.Load() + st.rangeErrs.Load(); e > 0 {
+		t.Errorf("%d requests failed at quorum during the join", e)
+	}
+	final := acks.snapshot()
+	waitFor(t, "every old owner dropped what moved", func() bool {
+		for key, value := range final {
+			n := 0
+			for i := range c.Size() {
+				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
+					n++
+				}
+			}
+			if n != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	checkHolders(t, c, final, 3)
+	for key, value := range final {
+		r := mustGet(t, c.Node(j), key, node.LevelAll)
+		if !r.Found || !bytes.Equal(r.Value, []byte(value)) {
+			t.Fatalf("%s at all: %+v, want %q", key, r, value)
+		}
+	}
+}
+
+// Rolling membership under continuous load, one node at a time: 3 -> 4 -> 5
+// nodes by joins, then back to 3 by graceful leaves. Requests at quorum
+// keep succeeding, reads and range reads never miss an acknowledged write,
+// and at the end every acknowledged write is on exactly N of the remaining
+// nodes.
+func TestRollingJoinAndLeave(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true})
+	var nodesMu sync.RWMutex
+	retired := map[string]bool{}
+	stop := make(chan struct{})
+	acks, st, wg := runLoad(t, c, &nodesMu, retired, stop, 4, 300)
+	phase := func(name string, f func()) {
+		w0, we0, r0, re0 := st.writes.Load(), st.writeErrs.Load(), st.reads.Load()+st.ranges.Load(), st.readErrs.Load()+st.rangeErrs.Load()
+		start := time.Now()
+		f()
+		t.Logf("%-8s %6.2fs: %d writes, %d failed; %d reads, %d failed", name, time.Since(start).Seconds(),
+			st.writes.Load()-w0, st.writeErrs.Load()-we0, st.reads.Load()+st.ranges.Load()-r0, st.readErrs.Load()+st.rangeErrs.Load()-re0)
+	}
+	waitLoad := func() { // let some load run between moves
+		target := st.writes.Load() + 200
+		waitFor(t, "load progresses", func() bool { return st.writes.Load() >= target })
+	}
+	waitLoad()
+	for size := 4; size <= 5; size++ {
+		phase(fmt.Sprintf("join %d", size), func() {
+			nodesMu.Lock()
+			c.Add()
+			nodesMu.Unlock()
+			c.WaitRing(size, 20*time.Second)
+		})
+		waitLoad()
+	}
+	for i, size := range []int{4, 3} {
+		phase(fmt.Sprintf("leave %d", size), func() {
+			if _, err := c.Node(i).Leave(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			nodesMu.Lock()
+			retired[c.Name(i)] = true
+			c.Stop(i)
+			nodesMu.Unlock()
+			c.WaitRing(size, 20*time.Second)
+		})
+		waitLoad()
+	}
+	close(stop)
+	wg.Wait()
+	total, failed := st.writes.Load()+st.reads.Load()+st.ranges.Load(), st.writeErrs.Load()+st.readErrs.Load()+st.rangeErrs.Load()
+	t.Logf("error rate during the moves: %d of %d requests (%.4f%%), %d stale", failed, total, 100*float64(failed)/float64(max(total, 1)), st.stale.Load())
+	if failed > 0 {
+		t.Errorf("%d requests failed at quorum", failed)
+	}
+	final := acks.snapshot()
+	waitFor(t, "old owners drop what moved away", func() bool {
+		for key, value := range final {
+			n := 0
+			for i := range c.Size() {
+				if nd := c.Node(i); nd != nil {
+					if rec, err := nd.LocalRecord([]byte(key)); err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
+						n++
+					}
+				}
+			}
+			if n != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	checkHolders(t, c, final, 3)
+}

@@ -1,0 +1,467 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"kvstore/antientropy"
+	"kvstore/gossip"
+	"kvstore/ring"
+	"kvstore/storage"
+)
+
+// Partition movement. The ring ledger gives each member a status, and the
+// node derives two tables from it:
+//
+//   - the read table (Node.table): Active and Leaving members. Reads, range
+//     reads and the W acknowledgements of a write come from its replicas.
+//   - the target table (Node.target): Active and Joining members, the ring
+//     once the moves in progress are done.
+//
+// A partition whose replicas differ between the two is moving; each node in
+// its target replicas but not its read replicas is pending: it gets every
+// write of the partition too, and a write then needs one more
+// acknowledgement per live pending node, so that a quorum of the new
+// replica set holds every write acknowledged during the move.
+//
+// A joining node streams each partition it gains from the partitions' read
+// replicas (Merkle exchanges with each live one, which send everything to
+// an empty replica and only the differences afterwards), waits for gossip
+// to settle, exchanges once more to pick up writes sent before every
+// coordinator knew it was joining, makes the data durable, and only then
+// marks itself Active and starts serving reads. A leaving node pushes its
+// partitions to their gaining owners (Leave), then marks itself Left.
+//
+// Once no member is joining or leaving, a node drops the partitions it no
+// longer replicates: after DropDelay, and only after an exchange with every
+// current replica of the partition confirmed they hold what it holds. A
+// node that gains partitions without a join (an operator removed a failed
+// member) exchanges them with their other replicas at once, instead of
+// waiting for the next anti-entropy pass.
+
+// joiningFile marks, in the data directory, a node that has not finished
+// joining: a restart resumes streaming instead of claiming the partitions.
+const joiningFile = "joining"
+
+// Movement defaults.
+const (
+	defaultJoinSettle = 2 * time.Second
+	defaultDropDelay  = time.Minute
+	moveInterval      = time.Second
+)
+
+// mover is the state of the goroutine that streams, catches up and drops
+// partitions (moveLoop). Counters are read by Status and metrics.
+type mover struct {
+	wake chan struct{} // a ring change (capacity 1)
+
+	joining         atomic.Bool
+	joinPartitions  atomic.Int64 // partitions this join streams
+	joinStreamed    atomic.Int64 // of those, streamed in the current round
+	streamedRecords atomic.Int64 // records received by joins and catch-ups
+	catchUpPending  atomic.Int64
+	dropped         atomic.Int64 // partitions dropped
+	joinedAt        atomic.Int64 // Unix ms when the join completed
+
+	// Owned by moveLoop.
+	owned     []bool            // partitions replicated as of the last step
+	catchUp   map[int]bool      // gained partitions to exchange at once
+	lostSince map[int]time.Time // partitions no longer replicated, since
+}
+
+// MoveStatus reports partition movement on this node.
+type MoveStatus struct {
+	// Joining is set while the node streams the partitions it gains by
+	// joining; it serves no reads until then.
+	Joining bool `json:"joining"`
+	// JoinPartitions is how many partitions the join streams, and
+	// JoinStreamed how many of them the current round has streamed.
+	JoinPartitions int64 `json:"join_partitions"`
+	JoinStreamed   int64 `json:"join_streamed"`
+	// JoinedAt is when the join completed (RFC 3339), empty if it did not
+	// happen in this process's life.
+	JoinedAt string `json:"joined_at,omitempty"`
+	// StreamedRecords counts records received by joins and catch-ups.
+	StreamedRecords int64 `json:"streamed_records"`
+	// CatchUpPending counts gained partitions still to exchange.
+	CatchUpPending int64 `json:"catch_up_pending"`
+	// HandedOffRecords counts records pushed to new owners while leaving.
+	HandedOffRecords int64 `json:"handed_off_records"`
+	// DroppedPartitions counts partitions dropped after they moved away.
+	DroppedPartitions int64 `json:"dropped_partitions"`
+	// MovingPartitions is how many partitions are moving in the ring.
+	MovingPartitions int `json:"moving_partitions"`
+}
+
+// ringStatuses splits the ledger into the read and target members.
+func ringMembers(ledger []gossip.Entry, self string) (read, target []string) {
+	for _, e := range ledger {
+		switch e.Status {
+		case gossip.Active:
+			read = append(read, e.Name)
+			target = append(target, e.Name)
+		case gossip.Leaving:
+			read = append(read, e.Name)
+		case gossip.Joining:
+			target = append(target, e.Name)
+		}
+	}
+	if len(read) == 0 {
+		// A new cluster whose members are all joining: nobody has data to
+		// stream, so the joiners form the ring.
+		read = target
+	}
+	if len(read) == 0 {
+		read = []string{self} // not yet in the ledger
+	}
+	if len(target) == 0 {
+		target = read
+	}
+	return read, target
+}
+
+// pendingReplicas returns the live nodes that will replicate partition p once
+// the moves in progress are done but are not among its read replicas reps.
+func (n *Node) pendingReplicas(target *ring.Table, p int, reps []string) []string {
+	var out []string
+	view := n.peers.Load()
+	for _, r := range target.Replicas(p) {
+		if contains(reps, r) {
+			continue
+		}
+		if pr := view.byName[r]; r == n.cfg.Name || (pr != nil && pr.up()) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// enterRing records this node in the ring ledger: a node that has data, or
+// starts a new cluster, is Active; a new node joining a cluster (or one
+// that had not finished joining) is Joining until it has streamed its
+// partitions. A node already in the ledger keeps its status (a restart is
+// not a join).
+func (n *Node) enterRing() error {
+	marker := filepath.Join(n.cfg.DataDir, joiningFile)
+	_, err := os.Stat(marker)
+	resuming := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var version uint64
+	for _, e := range n.members.Ledger() {
+		if e.Name == n.cfg.Name {
+			switch e.Status {
+			case gossip.Joining:
+				n.mv.joining.Store(true)
+				return nil
+			case gossip.Active:
+				if resuming {
+					return os.Remove(marker) // the join completed; the marker outlived it
+				}
+				return nil
+			}
+			version = e.Version
+		}
+	}
+	status := gossip.Active
+	if resuming || (n.fresh && len(n.cfg.Join) > 0) {
+		status = gossip.Joining
+		if err := writeFileSync(marker, []byte("joining\n")); err != nil {
+			return err
+		}
+		n.mv.joining.Store(true)
+	}
+	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: status, Version: max(uint64(n.clock.Now()), version+1)})
+}
+
+// writeFileSync writes a small file durably (file and directory synced).
+func writeFileSync(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// moveLoop streams, catches up and drops partitions as the ring changes.
+func (n *Node) moveLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(moveInterval)
+	defer t.Stop()
+	for {
+		if n.mv.joining.Load() {
+			if err := n.joinStep(n.bg); err != nil && n.bg.Err() == nil {
+				n.log.Printf("join: %v; retrying", err)
+			}
+		} else {
+			n.catchUpStep(n.bg)
+			n.dropStep(n.bg)
+		}
+		select {
+		case <-n.bg.Done():
+			return
+		case <-n.mv.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// wakeMover tells moveLoop the ring changed.
+func (n *Node) wakeMover() {
+	select {
+	case n.mv.wake <- struct{}{}:
+	default:
+	}
+}
+
+// joinStep tries to finish the join: stream every gained partition from its
+// read replicas, wait for gossip to settle, exchange again, make the data
+// durable and mark this node Active. It returns nil without finishing when
+// the node has not met the cluster yet or the ring changed meanwhile (the
+// next step starts over; exchanges of streamed partitions are cheap).
+func (n *Node) joinStep(ctx context.Context) error {
+	var others, active bool
+	for _, e := range n.members.Ledger() {
+		if e.Name != n.cfg.Name && (e.Status == gossip.Joining || e.Status == gossip.Active || e.Status == gossip.Leaving) {
+			others = true
+			active = active || e.Status != gossip.Joining
+		}
+	}
+	if !others {
+		return nil // gossip has not reached the cluster yet
+	}
+	if active {
+		read, target := n.table.Load(), n.target.Load()
+		var parts []int
+		for _, p := range target.PartitionsOf(n.cfg.Name) {
+			if !read.Owns(n.cfg.Name, p) {
+				parts = append(parts, p)
+			}
+		}
+		n.mv.joinPartitions.Store(int64(len(parts)))
+		for round := range 2 {
+			if round == 1 {
+				// Coordinators that had not yet seen this node joining sent
+				// their writes to the read replicas only: let gossip settle,
+				// then pick those writes up.
+				if err := sleepCtx(ctx, n.cfg.JoinSettle); err != nil {
+					return err
+				}
+			}
+			n.mv.joinStreamed.Store(0)
+			for _, p := range parts {
+				if err := n.exchangeAll(ctx, read, p, true); err != nil {
+					return err
+				}
+				n.mv.joinStreamed.Add(1)
+			}
+		}
+		if n.table.Load() != read || n.target.Load() != target {
+			return nil // the ring changed while streaming; go again
+		}
+	}
+	if err := n.db.Flush(); err != nil {
+		return fmt.Errorf("make streamed data durable: %w", err)
+	}
+	if err := n.setOwnEntry(gossip.Active); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(n.cfg.DataDir, joiningFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	n.mv.joining.Store(false)
+	n.mv.joinedAt.Store(time.Now().UnixMilli())
+	n.mv.owned = ownedSet(n.target.Load(), n.cfg.Name, n.cfg.Partitions)
+	n.log.Printf("joined: streamed %d partitions, %d records", n.mv.joinPartitions.Load(), n.mv.streamedRecords.Load())
+	return nil
+}
+
+// exchangeAll runs a Merkle exchange of partition p with every live replica
+// of p in t other than this node. With needOne, it fails when no replica is
+// live; otherwise it fails when any replica is not live or an exchange
+// fails.
+func (n *Node) exchangeAll(ctx context.Context, t *ring.Table, p int, needOne bool) error {
+	view := n.peers.Load()
+	done := 0
+	for _, r := range t.Replicas(p) {
+		if r == n.cfg.Name {
+			continue
+		}
+		if pr := view.byName[r]; pr == nil || !pr.up() {
+			if !needOne {
+				return fmt.Errorf("replica %s of partition %d is down", r, p)
+			}
+			continue
+		}
+		res, err := antientropy.Sync(ctx, n.aeLocal, aePeer{n: n, name: r}, p)
+		if err != nil {
+			return fmt.Errorf("exchange of partition %d with %s: %w", p, r, err)
+		}
+		n.mv.streamedRecords.Add(int64(res.KeysReceived))
+		done++
+	}
+	if needOne && done == 0 {
+		return fmt.Errorf("no live replica of partition %d", p)
+	}
+	return nil
+}
+
+// catchUpStep exchanges the partitions this node gained since the last step
+// (other than by joining) with their other replicas.
+func (n *Node) catchUpStep(ctx context.Context) {
+	t := n.table.Load()
+	owned := ownedSet(t, n.cfg.Name, n.cfg.Partitions)
+	if n.mv.owned != nil {
+		for p, now := range owned {
+			if now && !n.mv.owned[p] {
+				n.mv.catchUp[p] = true
+			}
+		}
+	}
+	n.mv.owned = owned
+	for p := range n.mv.catchUp {
+		if !owned[p] {
+			delete(n.mv.catchUp, p)
+			continue
+		}
+		if err := n.exchangeAll(ctx, t, p, true); err != nil {
+			if ctx.Err() == nil {
+				n.log.Printf("catch-up: %v", err)
+			}
+			break
+		}
+		delete(n.mv.catchUp, p)
+	}
+	n.mv.catchUpPending.Store(int64(len(n.mv.catchUp)))
+}
+
+// dropStep drops the partitions this node no longer replicates once the
+// ring is settled, they have been lost for DropDelay, and every current
+// replica confirmed by an exchange that it holds what this node holds.
+func (n *Node) dropStep(ctx context.Context) {
+	read, target := n.table.Load(), n.target.Load()
+	if read != target || !read.Has(n.cfg.Name) {
+		n.mv.lostSince = map[int]time.Time{} // moves in progress: start over once settled
+		return
+	}
+	now := time.Now()
+	var drop []storage.KeyRange
+	var dropped []int
+	for p := range n.cfg.Partitions {
+		if read.Owns(n.cfg.Name, p) {
+			delete(n.mv.lostSince, p)
+			continue
+		}
+		since, ok := n.mv.lostSince[p]
+		if !ok {
+			if n.holdsData(p) {
+				n.mv.lostSince[p] = now
+			}
+			continue
+		}
+		if now.Sub(since) < n.cfg.DropDelay {
+			continue
+		}
+		if err := n.exchangeAll(ctx, read, p, false); err != nil {
+			if ctx.Err() == nil {
+				n.log.Printf("drop of partition %d postponed: %v", p, err)
+			}
+			continue
+		}
+		start, end := partitionBounds(p, nil, nil)
+		drop = append(drop, storage.KeyRange{Start: start, End: end})
+		dropped = append(dropped, p)
+	}
+	if len(drop) == 0 {
+		return
+	}
+	if n.table.Load() != read || n.target.Load() != target {
+		return // the ring changed during the exchanges; decide again
+	}
+	if err := n.db.DropRanges(drop); err != nil {
+		n.log.Printf("drop partitions: %v", err)
+		return
+	}
+	for _, p := range dropped {
+		delete(n.mv.lostSince, p)
+	}
+	n.mv.dropped.Add(int64(len(dropped)))
+	n.log.Printf("dropped %d partitions this node no longer replicates", len(dropped))
+}
+
+// holdsData reports whether the engine holds any record of partition p.
+func (n *Node) holdsData(p int) bool {
+	start, end := partitionBounds(p, nil, nil)
+	it, err := n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true})
+	if err != nil {
+		return false
+	}
+	defer it.Close()
+	return it.First()
+}
+
+func ownedSet(t *ring.Table, name string, partitions int) []bool {
+	owned := make([]bool, partitions)
+	for _, p := range t.PartitionsOf(name) {
+		owned[p] = true
+	}
+	return owned
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// MoveStatus reports partition movement on this node.
+func (n *Node) MoveStatus() MoveStatus {
+	read, target := n.table.Load(), n.target.Load()
+	st := MoveStatus{
+		Joining:           n.mv.joining.Load(),
+		JoinPartitions:    n.mv.joinPartitions.Load(),
+		JoinStreamed:      n.mv.joinStreamed.Load(),
+		StreamedRecords:   n.mv.streamedRecords.Load(),
+		CatchUpPending:    n.mv.catchUpPending.Load(),
+		HandedOffRecords:  n.metrics.handedOff.Load(),
+		DroppedPartitions: n.mv.dropped.Load(),
+	}
+	if ms := n.mv.joinedAt.Load(); ms != 0 {
+		st.JoinedAt = time.UnixMilli(ms).UTC().Format(time.RFC3339)
+	}
+	if read != target {
+		st.MovingPartitions = len(read.Moves(target))
+	}
+	return st
+}
