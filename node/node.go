@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -221,7 +221,7 @@ type Node struct {
 	target atomic.Pointer[ring.Table]
 	mv     mover
 	fresh  bool // the data directory was new: this start may be a join
-	peers atomic.Pointer[peerView]
+	peers  atomic.Pointer[peerView]
 
 	httpSrv     *http.Server
 	httpLn      net.Listener
