@@ -143,10 +143,11 @@ func (n *Node) pendingReplicas(target *ring.Table, p int, reps []string) []strin
 }
 
 // enterRing records this node in the ring ledger: a node that has data, or
-// starts a new cluster, is Active; a new node joining a cluster (or one
-// that had not finished joining) is Joining until it has streamed its
-// partitions. A node already in the ledger keeps its status (a restart is
-// not a join).
+// starts a new cluster, is Active; a new node joining a cluster, one that
+// comes back after it left or was removed, and one that had not finished
+// joining are Joining until they have streamed their partitions. A node the
+// ledger has as Active or Joining keeps that status (a restart is not a
+// join); a node that stopped while Leaving comes back Active (leave again).
 func (n *Node) enterRing() error {
 	marker := filepath.Join(n.cfg.DataDir, joiningFile)
 	_, err := os.Stat(marker)
@@ -155,8 +156,10 @@ func (n *Node) enterRing() error {
 		return err
 	}
 	var version uint64
+	wasOut := false // left or removed earlier: its data is stale
 	for _, e := range n.members.Ledger() {
 		if e.Name == n.cfg.Name {
+			wasOut = e.Status == gossip.Left || e.Status == gossip.Removed
 			switch e.Status {
 			case gossip.Joining:
 				n.mv.joining.Store(true)
@@ -171,7 +174,7 @@ func (n *Node) enterRing() error {
 		}
 	}
 	status := gossip.Active
-	if resuming || (n.fresh && len(n.cfg.Join) > 0) {
+	if resuming || (len(n.cfg.Join) > 0 && (n.fresh || wasOut)) {
 		status = gossip.Joining
 		if err := writeFileSync(marker, []byte("joining\n")); err != nil {
 			return err

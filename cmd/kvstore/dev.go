@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"kvstore/node"
 	"kvstore/storage"
@@ -91,6 +92,9 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		running = append(running, nd)
 		fmt.Fprintf(stdout, "%s: http://%s\n", name, nd.HTTPAddr())
 	}
+	if !waitActive(running, time.Minute) {
+		fmt.Fprintln(stderr, "kvstore dev: the nodes did not all become active ring members within a minute; see /status")
+	}
 	fmt.Fprintf(stdout, "cluster of %d nodes is up (data in %s); try: curl -X PUT 'http://127.0.0.1:%d/?key=hello&value=world'\n",
 		*nodes, *data, *basePort)
 	<-sigs
@@ -100,4 +104,29 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// waitActive waits until every node sees all of them as active ring
+// members (new nodes stream their partitions first).
+func waitActive(nodes []*node.Node, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		done := true
+		for _, nd := range nodes {
+			active := 0
+			for _, m := range nd.Status().Members {
+				if m.Ring == "active" {
+					active++
+				}
+			}
+			done = done && active == len(nodes)
+		}
+		if done {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
