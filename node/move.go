@@ -144,10 +144,11 @@ func (n *Node) pendingReplicas(target *ring.Table, p int, reps []string) []strin
 
 // enterRing records this node in the ring ledger: a node that has data, or
 // starts a new cluster, is Active; a new node joining a cluster, one that
-// comes back after it left or was removed, and one that had not finished
-// joining are Joining until they have streamed their partitions. A node the
-// ledger has as Active or Joining keeps that status (a restart is not a
-// join); a node that stopped while Leaving comes back Active (leave again).
+// comes back after it left or was removed, one whose data directory was
+// wiped while the ring has it Active, and one that had not finished joining
+// are Joining until they have streamed their partitions. Otherwise a node
+// the ledger has as Active or Joining keeps that status (a restart is not a
+// join), and one that stopped while Leaving comes back Active (leave again).
 func (n *Node) enterRing() error {
 	marker := filepath.Join(n.cfg.DataDir, joiningFile)
 	_, err := os.Stat(marker)
@@ -168,13 +169,18 @@ func (n *Node) enterRing() error {
 				if resuming {
 					return os.Remove(marker) // the join completed; the marker outlived it
 				}
-				return nil
+				if !n.fresh {
+					return nil
+				}
+				// An empty data directory where the ring expects data (a
+				// replaced disk): stream it back before serving reads.
+				wasOut = true
 			}
 			version = e.Version
 		}
 	}
 	status := gossip.Active
-	if resuming || (len(n.cfg.Join) > 0 && (n.fresh || wasOut)) {
+	if resuming || wasOut && n.fresh || len(n.cfg.Join) > 0 && (n.fresh || wasOut) {
 		status = gossip.Joining
 		if err := writeFileSync(marker, []byte("joining\n")); err != nil {
 			return err
