@@ -13,6 +13,9 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) int {
+	if wantsBenchScenario(args) {
+		return runBenchScenario(args, stdout, stderr)
+	}
 	if wantsBenchLoad(args) {
 		return runBenchLoad(args, stdout, stderr)
 	}
@@ -31,7 +34,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !*engine {
-		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (the local storage engine) or -targets URL[,URL...] (nodes over HTTP; see -h with -targets)")
+		fmt.Fprintln(stderr, "kvstore bench: choose a mode: -engine (the local storage engine) or -targets URL[,URL...] (nodes over HTTP; see -h with -targets) or -scenario rolling|crash (faults on a local cluster; see -h with -scenario)")
 		fs.Usage()
 		return 2
 	}

@@ -27,7 +27,7 @@ type serveFlags struct {
 	n, r, w                                        int
 	sync, secretFile                               string
 	partitions                                     int
-	leaveOnTerm                                    bool
+	leaveOnTerm, noHints                           bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -48,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sync, "sync", "always", "WAL durability: always (fsync before acknowledging), interval or none")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the cluster secret (also $KVSTORE_SECRET); a new cluster without one creates DATA/cluster.secret")
 	fs.IntVar(&f.partitions, "partitions", 1024, "partitions of the ring; fixed for the life of the cluster")
+	fs.BoolVar(&f.noHints, "no-hints", false, "strict quorums: no hinted handoff (a write counts only its own replicas' acknowledgements; anti-entropy repairs a replica that was down)")
 	fs.BoolVar(&f.leaveOnTerm, "leave-on-term", false, "on SIGTERM, hand this node's partitions off and leave the ring before stopping (default: stay in the ring, as for a restart)")
 }
 
@@ -68,20 +69,21 @@ func (f *serveFlags) config(stderr io.Writer) (node.Config, error) {
 		return node.Config{}, err
 	}
 	return node.Config{
-		Name:          f.name,
-		DataDir:       f.data,
-		HTTPAddr:      f.http,
-		RPCAddr:       f.rpc,
-		GossipAddr:    f.gossip,
-		AdvertiseHost: f.advertise,
-		Join:          join,
-		N:             f.n,
-		R:             f.r,
-		W:             f.w,
-		Partitions:    f.partitions,
-		Secret:        secret,
-		Storage:       storage.Options{Sync: mode},
-		Logger:        log.New(stderr, f.name+": ", log.LstdFlags),
+		Name:                 f.name,
+		DataDir:              f.data,
+		HTTPAddr:             f.http,
+		RPCAddr:              f.rpc,
+		GossipAddr:           f.gossip,
+		AdvertiseHost:        f.advertise,
+		Join:                 join,
+		N:                    f.n,
+		R:                    f.r,
+		W:                    f.w,
+		Partitions:           f.partitions,
+		Secret:               secret,
+		DisableHintedHandoff: f.noHints,
+		Storage:              storage.Options{Sync: mode},
+		Logger:               log.New(stderr, f.name+": ", log.LstdFlags),
 	}, nil
 }
 
