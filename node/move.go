@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -281,11 +282,22 @@ func (n *Node) joinStep(ctx context.Context) error {
 				}
 			}
 			n.mv.joinStreamed.Store(0)
-			for _, p := range parts {
-				if err := n.exchangeAll(ctx, read, p, true); err != nil {
+			// The first round streams each partition from one live replica;
+			// the second exchanges with all of them, which also picks up
+			// what that one replica missed.
+			mode := exchangeFirst
+			if round == 1 {
+				mode = exchangeEvery
+			}
+			err := forEachParallel(ctx, parts, joinParallelism, func(p int) error {
+				if err := n.exchange(ctx, read, p, mode); err != nil {
 					return err
 				}
 				n.mv.joinStreamed.Add(1)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		if n.table.Load() != read || n.target.Load() != target {
@@ -308,34 +320,96 @@ func (n *Node) joinStep(ctx context.Context) error {
 	return nil
 }
 
-// exchangeAll runs a Merkle exchange of partition p with every live replica
-// of p in t other than this node. With needOne, it fails when no replica is
-// live; otherwise it fails when any replica is not live or an exchange
-// fails.
-func (n *Node) exchangeAll(ctx context.Context, t *ring.Table, p int, needOne bool) error {
+// exchangeMode says which replicas exchange visits.
+type exchangeMode uint8
+
+const (
+	exchangeFirst  exchangeMode = iota // the first live replica that answers
+	exchangeEvery                      // every live replica; at least one
+	exchangeStrict                     // every replica: fail if one is down
+)
+
+// exchange runs Merkle exchanges of partition p with the replicas of p in t
+// other than this node, as mode says.
+func (n *Node) exchange(ctx context.Context, t *ring.Table, p int, mode exchangeMode) error {
 	view := n.peers.Load()
 	done := 0
+	var lastErr error
 	for _, r := range t.Replicas(p) {
 		if r == n.cfg.Name {
 			continue
 		}
 		if pr := view.byName[r]; pr == nil || !pr.up() {
-			if !needOne {
+			if mode == exchangeStrict {
 				return fmt.Errorf("replica %s of partition %d is down", r, p)
 			}
 			continue
 		}
 		res, err := antientropy.Sync(ctx, n.aeLocal, aePeer{n: n, name: r}, p)
 		if err != nil {
-			return fmt.Errorf("exchange of partition %d with %s: %w", p, r, err)
+			lastErr = fmt.Errorf("exchange of partition %d with %s: %w", p, r, err)
+			if mode == exchangeFirst {
+				continue // try the next replica
+			}
+			return lastErr
 		}
 		n.mv.streamedRecords.Add(int64(res.KeysReceived))
 		done++
+		if mode == exchangeFirst {
+			return nil
+		}
 	}
-	if needOne && done == 0 {
+	if done == 0 && mode != exchangeStrict {
+		if lastErr != nil {
+			return lastErr
+		}
 		return fmt.Errorf("no live replica of partition %d", p)
 	}
 	return nil
+}
+
+// joinParallelism is how many partitions a join streams at once: enough to
+// overlap round trips and tree builds, few enough to leave the foreground
+// most of the machine.
+const joinParallelism = 4
+
+// forEachParallel calls f for every item with at most par calls at once,
+// and returns the first error (the remaining items are skipped).
+func forEachParallel(ctx context.Context, items []int, par int, f func(int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, par)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				if err := f(it); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	for _, it := range items {
+		select {
+		case next <- it:
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // catchUpStep exchanges the partitions this node gained since the last step
@@ -356,7 +430,7 @@ func (n *Node) catchUpStep(ctx context.Context) {
 			delete(n.mv.catchUp, p)
 			continue
 		}
-		if err := n.exchangeAll(ctx, t, p, true); err != nil {
+		if err := n.exchange(ctx, t, p, exchangeEvery); err != nil {
 			if ctx.Err() == nil {
 				n.log.Printf("catch-up: %v", err)
 			}
@@ -394,7 +468,7 @@ func (n *Node) dropStep(ctx context.Context) {
 		if now.Sub(since) < n.cfg.DropDelay {
 			continue
 		}
-		if err := n.exchangeAll(ctx, read, p, false); err != nil {
+		if err := n.exchange(ctx, read, p, exchangeStrict); err != nil {
 			if ctx.Err() == nil {
 				n.log.Printf("drop of partition %d postponed: %v", p, err)
 			}
