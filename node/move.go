@@ -100,7 +100,7 @@ type MoveStatus struct {
 	MovingPartitions int `json:"moving_partitions"`
 }
 
-// ringStatuses splits the ledger into the read and target members.
+// ringMembers splits the ledger into the read and target members.
 func ringMembers(ledger []gossip.Entry, self string) (read, target []string) {
 	for _, e := range ledger {
 		switch e.Status {
