@@ -61,7 +61,9 @@ func TestForEachParallel(t *testing.T) {
 }
 
 func TestRingMembers(t *testing.T) {
-	e := func(name string, st gossip.Status) gossip.Entry { return gossip.Entry{Name: name, Status: st, Version: 1} }
+	e := func(name string, st gossip.Status) gossip.Entry {
+		return gossip.Entry{Name: name, Status: st, Version: 1}
+	}
 	tests := []struct {
 		name               string
 		ledger             []gossip.Entry
