@@ -172,7 +172,8 @@ for step in $STEPS; do
 		t1=$(date +%s.%N)
 		secs=$(echo "$t1 - $t0" | bc)
 		recs=$(metric 4 kvstore_stream_records_received_total)
-		log "join: n4 active after ${secs}s, $recs records streamed ($(echo "$recs / $secs" | bc) records/s)"
+		owned=$(curl -sf "$(http 4)/status" | grep -o '"partitions_owned":[0-9]*' | cut -d: -f2)
+		log "join: n4 active after ${secs}s, $recs records streamed ($(echo "$recs / $secs" | bc) records/s); it replicates $owned of 1024 partitions"
 		report_fg during-join
 		;;
 	esac
