@@ -74,6 +74,11 @@ type mover struct {
 	owned     []bool            // partitions replicated as of the last step
 	catchUp   map[int]bool      // gained partitions to exchange at once
 	lostSince map[int]time.Time // partitions no longer replicated, since
+	// scannedTable and scannedAt: the read table and time of the last
+	// search for data of partitions not replicated.
+	scannedTable    *ring.Table
+	scannedAt       time.Time
+	postponedLogged time.Time
 }
 
 // MoveStatus reports partition movement on this node.
@@ -451,32 +456,41 @@ func (n *Node) dropStep(ctx context.Context) {
 		return
 	}
 	now := time.Now()
-	var drop []storage.KeyRange
-	var dropped []int
-	for p := range n.cfg.Partitions {
-		if read.Owns(n.cfg.Name, p) {
-			delete(n.mv.lostSince, p)
-			continue
-		}
-		since, ok := n.mv.lostSince[p]
-		if !ok {
-			if n.holdsData(p) {
+	// Look for data in partitions this node does not replicate when the
+	// ring changed, and otherwise once per DropDelay (a write from a
+	// coordinator with an old ring can land after a drop).
+	if read != n.mv.scannedTable || now.Sub(n.mv.scannedAt) >= n.cfg.DropDelay {
+		for p := range n.cfg.Partitions {
+			if _, ok := n.mv.lostSince[p]; !ok && !read.Owns(n.cfg.Name, p) && n.holdsData(p) {
 				n.mv.lostSince[p] = now
 			}
+		}
+		n.mv.scannedTable, n.mv.scannedAt = read, now
+	}
+	var drop []storage.KeyRange
+	var dropped []int
+	var postponed int
+	var lastErr error
+	for p, since := range n.mv.lostSince {
+		if read.Owns(n.cfg.Name, p) {
+			delete(n.mv.lostSince, p)
 			continue
 		}
 		if now.Sub(since) < n.cfg.DropDelay {
 			continue
 		}
 		if err := n.exchange(ctx, read, p, exchangeStrict); err != nil {
-			if ctx.Err() == nil {
-				n.log.Printf("drop of partition %d postponed: %v", p, err)
-			}
+			postponed++
+			lastErr = err
 			continue
 		}
 		start, end := partitionBounds(p, nil, nil)
 		drop = append(drop, storage.KeyRange{Start: start, End: end})
 		dropped = append(dropped, p)
+	}
+	if postponed > 0 && ctx.Err() == nil && now.Sub(n.mv.postponedLogged) >= time.Minute {
+		n.log.Printf("drop of %d partitions postponed: %v", postponed, lastErr)
+		n.mv.postponedLogged = now
 	}
 	if len(drop) == 0 {
 		return
