@@ -45,12 +45,37 @@ func (n *Node) checkAway(grace time.Duration) error {
 
 // markAlive records that the node is running now.
 func (n *Node) markAlive() error {
-	path := filepath.Join(n.cfg.DataDir, lastAliveFile)
+	return writeFileAtomic(filepath.Join(n.cfg.DataDir, lastAliveFile), []byte(strconv.FormatInt(n.cfg.Now().UnixMilli(), 10)+"\n"))
+}
+
+// writeFileAtomic writes a small file through path.tmp, synced and renamed
+// into place with its directory synced, so a crash leaves the old or the
+// new content whole.
+func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(n.cfg.Now().UnixMilli(), 10)+"\n"), 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // aliveLoop refreshes the last-alive mark every minute.

@@ -188,37 +188,12 @@ func (n *Node) enterRing() error {
 	status := gossip.Active
 	if resuming || wasOut && n.fresh || len(n.cfg.Join) > 0 && (n.fresh || wasOut) {
 		status = gossip.Joining
-		if err := writeFileSync(marker, []byte("joining\n")); err != nil {
+		if err := writeFileAtomic(marker, []byte("joining\n")); err != nil {
 			return err
 		}
 		n.mv.joining.Store(true)
 	}
 	return n.members.SetEntry(gossip.Entry{Name: n.cfg.Name, Status: status, Version: max(uint64(n.clock.Now()), version+1)})
-}
-
-// writeFileSync writes a small file durably (file and directory synced).
-func writeFileSync(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // moveLoop streams, catches up and drops partitions as the ring changes.
