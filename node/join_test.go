@@ -358,3 +358,52 @@ func TestRollingJoinAndLeave(t *testing.T) {
 	})
 	checkHolders(t, c, final, 3)
 }
+
+// When an operator removes a dead node, the nodes that gain its partitions
+// exchange them with the other replicas at once: with anti-entropy's
+// background passes off, every key is soon on N live nodes again.
+func TestRemoveCatchesUpGainedPartitions(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 4, DisableHints: true, DisableAntiEntropy: true})
+	acks := map[string]string{}
+	var muts []node.Mutation
+	for i := range 2000 {
+		k := fmt.Sprintf("key-%05d", i)
+		acks[k] = k + "@1"
+		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	c.Kill(3)
+	if err := c.Node(0).RemoveMember(c.Name(3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the survivors catch up on the partitions they gained", func() bool {
+		for i := range 3 {
+			if c.Node(i).Status().Movement.CatchUpPending != 0 {
+				return false
+			}
+		}
+		for key, value := range acks {
+			n := 0
+			for i := range 3 {
+				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && string(rec.Value) == value {
+					n++
+				}
+			}
+			if n != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var streamed int64
+	for i := range 3 {
+		streamed += c.Node(i).Status().Movement.StreamedRecords
+	}
+	if streamed == 0 {
+		t.Fatal("no record was streamed by a catch-up")
+	}
+}
