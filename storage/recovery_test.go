@@ -232,3 +232,49 @@ func TestCorruptTable(t *testing.T) {
 		t.Errorf("scan over the damaged block ended with %v, want ErrCorruption", err)
 	}
 }
+
+// After a crash, memtables refilled from the WAL are flushed in the
+// background: the WAL files go, so crash after crash does not replay more
+// and more, and nothing is lost.
+func TestRecoveryFlushesLargeReplay(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := smallOptions(fs)
+	opts.MemtableSize = 1 << 20 // nothing flushes while writing
+	db := mustOpen(t, "db", opts)
+	const n = 20000
+	for i := range n {
+		if err := db.Put(testKey(i), testValue(i), nowVersion(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if db.Stats().Flushes != 0 {
+		t.Fatal("the memtables flushed before the crash; the test needs them full")
+	}
+	crashed := fs.CrashClone()
+	db.Close()
+	opts.FS = crashed
+	db = mustOpen(t, "db", opts)
+	defer db.Close()
+	if db.Stats().WALBytesReplayed == 0 {
+		t.Fatal("nothing replayed")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for db.Stats().Flushes < int64(opts.Shards) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d replayed memtables flushed", db.Stats().Flushes, opts.Shards)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	crashed = crashed.CrashClone()
+	db2 := mustOpen(t, "db", Options{FS: crashed, Shards: opts.Shards, MemtableSize: opts.MemtableSize})
+	defer db2.Close()
+	if got := db2.Stats().WALBytesReplayed; got > 4096 {
+		t.Fatalf("second recovery replayed %d WAL bytes; the first one's flush should have retired them", got)
+	}
+	for i := range n {
+		rec, err := db2.Get(testKey(i))
+		if err != nil || !bytes.Equal(rec.Value, testValue(i)) {
+			t.Fatalf("key %d after two crashes: %v", i, err)
+		}
+	}
+}

@@ -140,6 +140,16 @@ func (s *shard) start(current uint64) error {
 	}
 	s.wg.Add(1)
 	go s.flushLoop()
+	// A memtable refilled from the WAL (only a crash leaves one: Close
+	// flushes) is flushed in the background, so that its WAL files go and a
+	// later crash does not replay them again: crash after crash, a restart
+	// replays only what was written since the previous one.
+	if !s.mem.Empty() {
+		s.mu.Lock()
+		err := s.rotate(0)
+		s.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
