@@ -407,3 +407,45 @@ func TestRemoveCatchesUpGainedPartitions(t *testing.T) {
 		t.Fatal("no record was streamed by a catch-up")
 	}
 }
+
+// A node stopped in the middle of its join comes back joining (it must not
+// claim partitions it has not streamed) and finishes the join.
+func TestJoinResumesAfterRestart(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true, JoinSettle: 500 * time.Millisecond})
+	acks := map[string]string{}
+	var muts []node.Mutation
+	for i := range 1000 {
+		k := fmt.Sprintf("key-%05d", i)
+		acks[k] = k + "@1"
+		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	j := c.Add()
+	if !c.Node(j).Status().Movement.Joining {
+		t.Fatal("the new node is not joining")
+	}
+	c.Stop(j)
+	c.Restart(j)
+	if !c.Node(j).Status().Movement.Joining {
+		t.Fatal("restarted in the middle of its join, the node is not joining")
+	}
+	c.WaitRing(4, 20*time.Second)
+	waitFor(t, "old owners drop what moved", func() bool {
+		for key, value := range acks {
+			n := 0
+			for i := range c.Size() {
+				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && string(rec.Value) == value {
+					n++
+				}
+			}
+			if n != 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
