@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
+	"kvstore/gossip"
 	"kvstore/node"
 	"kvstore/node/nodetest"
 )
@@ -58,6 +60,45 @@ func TestLeaveHandsPartitionsOff(t *testing.T) {
 		r := mustGet(t, c.Node(1), string(m.Key), node.LevelQuorum)
 		if !r.Found || !bytes.Equal(r.Value, m.Value) {
 			t.Fatalf("%s after the leaver stopped: %+v", m.Key, r)
+		}
+	}
+}
+
+// A node that stops while leaving resumes the leave when it restarts: it
+// hands its partitions off and leaves, and its Left channel closes.
+func TestLeaveResumesAfterRestart(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 4, DisableAntiEntropy: true, DisableHints: true})
+	var muts []node.Mutation
+	for i := range 1000 {
+		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("key-%05d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	// The node had marked itself leaving when it stopped.
+	for _, e := range c.Hub.View(c.Name(0)).Ledger() {
+		if e.Name == c.Name(3) {
+			e.Status, e.Version = gossip.Leaving, e.Version+1
+			c.Hub.SetEntry(e)
+		}
+	}
+	c.Stop(3)
+	c.Restart(3)
+	select {
+	case <-c.Node(3).Left():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted node did not finish its leave")
+	}
+	c.Stop(3)
+	c.WaitRing(3, 10*time.Second)
+	for i := range 3 {
+		for _, m := range muts {
+			rec, err := c.Node(i).LocalRecord(m.Key)
+			if err != nil || !bytes.Equal(rec.Value, m.Value) {
+				t.Fatalf("%s on %s after the resumed leave: %v", m.Key, c.Name(i), err)
+			}
 		}
 	}
 }

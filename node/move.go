@@ -63,6 +63,7 @@ type mover struct {
 	wake chan struct{} // a ring change (capacity 1)
 
 	joining         atomic.Bool
+	leaving         atomic.Bool  // restarted while Leaving: the leave resumes
 	joinPartitions  atomic.Int64 // partitions this join streams
 	joinStreamed    atomic.Int64 // of those, streamed in the current round
 	streamedRecords atomic.Int64 // records received by joins and catch-ups
@@ -153,8 +154,9 @@ func (n *Node) pendingReplicas(target *ring.Table, p int, reps []string) []strin
 // comes back after it left or was removed, one whose data directory was
 // wiped while the ring has it Active, and one that had not finished joining
 // are Joining until they have streamed their partitions. Otherwise a node
-// the ledger has as Active or Joining keeps that status (a restart is not a
-// join), and one that stopped while Leaving comes back Active (leave again).
+// the ledger has as Active, Joining or Leaving keeps that status (a restart
+// is not a join); one that stopped while Leaving resumes its leave
+// (resumeLeave).
 func (n *Node) enterRing() error {
 	marker := filepath.Join(n.cfg.DataDir, joiningFile)
 	_, err := os.Stat(marker)
@@ -170,6 +172,9 @@ func (n *Node) enterRing() error {
 			switch e.Status {
 			case gossip.Joining:
 				n.mv.joining.Store(true)
+				return nil
+			case gossip.Leaving:
+				n.mv.leaving.Store(true)
 				return nil
 			case gossip.Active:
 				if resuming {
@@ -536,4 +541,27 @@ func (n *Node) MoveStatus() MoveStatus {
 		st.MovingPartitions = len(read.Moves(target))
 	}
 	return st
+}
+
+// resumeLeave finishes the leave of a node that stopped while leaving (the
+// operator asked it to go; a restart does not take that back): it hands its
+// partitions off again, retrying until it succeeds or the node closes, and
+// the process stops once Left is closed.
+func (n *Node) resumeLeave() {
+	defer n.wg.Done()
+	n.log.Printf("this node was leaving the ring when it stopped; resuming the leave")
+	for {
+		rep, err := n.Leave(n.bg)
+		if err == nil {
+			n.log.Printf("left the ring: handed off %d partitions, %d records", rep.Partitions, rep.Records)
+			return
+		}
+		if n.bg.Err() != nil {
+			return
+		}
+		n.log.Printf("resumed leave: %v; retrying", err)
+		if sleepCtx(n.bg, 5*time.Second) != nil {
+			return
+		}
+	}
 }

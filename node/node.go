@@ -366,6 +366,10 @@ func Start(cfg Config) (*Node, error) {
 	n.wg.Add(2)
 	go n.watchMembership()
 	go n.moveLoop()
+	if n.mv.leaving.Load() {
+		n.wg.Add(1)
+		go n.resumeLeave()
+	}
 
 	if n.httpLn != nil {
 		n.httpSrv = &http.Server{
