@@ -312,3 +312,44 @@ func TestRangeOfLargeValues(t *testing.T) {
 		t.Errorf("%d records in %d pages, want 24 in several", got, pages)
 	}
 }
+
+// A range read survives a replica that does not answer while gossip still
+// reports it up: the coordinator asks another replica for that replica's
+// partitions instead of failing the page.
+func TestRangeAsksAnotherReplicaWhenOneFails(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3})
+	want := map[string]bool{}
+	var muts []node.Mutation
+	for i := range 500 {
+		k := fmt.Sprintf("r%04d", i)
+		want[k] = true
+		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte("v")})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	c.Net.Block(c.Name(0), c.Name(2)) // n0's requests to n2 are lost
+	got := 0
+	var cursor []byte
+	for {
+		page, err := c.Node(0).Range(ctxT(t), node.RangeRequest{Cursor: cursor, Level: node.LevelQuorum})
+		if err != nil {
+			t.Fatalf("range with one replica not answering: %v", err)
+		}
+		for _, kv := range page.Records {
+			if !want[string(kv.Key)] {
+				t.Fatalf("unexpected key %q", kv.Key)
+			}
+			got++
+		}
+		if page.Next == nil {
+			break
+		}
+		cursor = page.Next
+	}
+	if got != len(want) {
+		t.Fatalf("%d of %d keys", got, len(want))
+	}
+}

@@ -565,41 +565,74 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 		more bool
 		err  error
 	}
-	replies := make(chan reply, len(plan))
-	rctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicaTimeout)
-	defer cancel()
-	for name, parts := range plan {
-		go func() {
-			resp, err := n.call(rctx, name, &wire.RangeRequest{
-				Partitions: parts, Start: from, End: req.End, Limit: limit, Tombstones: true,
-			})
-			var r reply
-			r.name, r.err = name, err
-			if err == nil {
-				rr, ok := resp.(*wire.RangeResponse)
-				if !ok {
-					r.err = fmt.Errorf("replica %s: malformed range response", name)
-				} else {
-					r.recs, r.more = rr.Records, rr.More
+	ask := func(plan map[string][]int) (got []reply, failed []string) {
+		replies := make(chan reply, len(plan))
+		rctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicaTimeout)
+		defer cancel()
+		for name, parts := range plan {
+			go func() {
+				resp, err := n.call(rctx, name, &wire.RangeRequest{
+					Partitions: parts, Start: from, End: req.End, Limit: limit, Tombstones: true,
+				})
+				r := reply{name: name, err: err}
+				if err == nil {
+					rr, ok := resp.(*wire.RangeResponse)
+					if !ok {
+						r.err = fmt.Errorf("replica %s: malformed range response", name)
+					} else {
+						r.recs, r.more = rr.Records, rr.More
+					}
 				}
-			}
-			replies <- r
-		}()
-	}
-	byNode := map[string]reply{}
-	var failed []string
-	for range plan {
-		r := <-replies
-		if r.err != nil {
-			failed = append(failed, r.name)
-			continue
+				replies <- r
+			}()
 		}
-		byNode[r.name] = r
+		for range plan {
+			r := <-replies
+			if r.err != nil {
+				failed = append(failed, r.name)
+				continue
+			}
+			got = append(got, r)
+		}
+		return got, failed
 	}
+	byNode, failed := ask(plan)
 	if len(failed) > 0 {
-		sort.Strings(failed)
-		n.metrics.readFailures.Add(1)
-		return RangePage{}, fmt.Errorf("%w: range read failed on %v", ErrUnavailable, failed)
+		// Ask a replica not asked yet for each partition of a node that
+		// failed or was late (R of N replicas leaves N-R spares).
+		retry := map[string][]int{}
+		var unavailable []string
+		for _, name := range failed {
+			for _, p := range plan[name] {
+				alt := ""
+				for _, r := range chooseReplicas(t.Replicas(p), len(t.Replicas(p)), p, n.cfg.Name, view) {
+					if pr := view.byName[r]; !contains(asked[p], r) && (r == n.cfg.Name || pr != nil && pr.up()) {
+						alt = r
+						break
+					}
+				}
+				if alt == "" {
+					unavailable = append(unavailable, name)
+					break
+				}
+				for i, a := range asked[p] {
+					if a == name {
+						asked[p][i] = alt
+					}
+				}
+				retry[alt] = append(retry[alt], p)
+			}
+		}
+		if len(unavailable) == 0 {
+			got, again := ask(retry)
+			byNode = append(byNode, got...)
+			unavailable = again
+		}
+		if len(unavailable) > 0 {
+			sort.Strings(unavailable)
+			n.metrics.readFailures.Add(1)
+			return RangePage{}, fmt.Errorf("%w: range read failed on %v", ErrUnavailable, unavailable)
+		}
 	}
 
 	// A node that hit the limit only covered keys up to its last one: the
@@ -619,7 +652,8 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 		recs  []wire.Record
 	}
 	merged := map[string]*seen{}
-	for name, r := range byNode {
+	for _, r := range byNode {
+		name := r.name
 		for _, rec := range r.recs {
 			if cut != nil && bytes.Compare(rec.Key, cut) > 0 {
 				break
