@@ -31,13 +31,15 @@ import (
 // acknowledgement per live pending node, so that a quorum of the new
 // replica set holds every write acknowledged during the move.
 //
-// A joining node streams each partition it gains from the partitions' read
-// replicas (Merkle exchanges with each live one, which send everything to
-// an empty replica and only the differences afterwards), waits for gossip
-// to settle, exchanges once more to pick up writes sent before every
-// coordinator knew it was joining, makes the data durable, and only then
+// A joining node streams each partition it gains from one live read
+// replica (a Merkle exchange, which sends everything to an empty replica),
+// four partitions at a time; waits for gossip to settle; exchanges each
+// partition with every live read replica, which picks up writes sent before
+// every coordinator knew it was joining and whatever the first replica
+// lacked (only differences move); makes the data durable; and only then
 // marks itself Active and starts serving reads. A leaving node pushes its
-// partitions to their gaining owners (Leave), then marks itself Left.
+// partitions to their gaining owners (Leave), then marks itself Left; one
+// restarted while Leaving resumes the leave.
 //
 // Once no member is joining or leaving, a node drops the partitions it no
 // longer replicates: after DropDelay, and only after an exchange with every
