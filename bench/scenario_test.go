@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kvstore/client"
 )
 
 func TestScenarioValue(t *testing.T) {
@@ -270,11 +272,11 @@ func TestPhaseStats(t *testing.T) {
 }
 
 func TestClusterReady(t *testing.T) {
-	st := func(members ...string) *scenarioStatus {
-		s := new(scenarioStatus)
+	st := func(members ...string) *client.Status {
+		s := new(client.Status)
 		for _, m := range members {
 			f := strings.Split(m, "/")
-			s.Members = append(s.Members, scenarioMember{Name: f[0], State: f[1], Ring: f[2]})
+			s.Members = append(s.Members, client.Member{Name: f[0], State: f[1], Ring: f[2]})
 		}
 		return s
 	}
@@ -282,31 +284,31 @@ func TestClusterReady(t *testing.T) {
 	tests := []struct {
 		name     string
 		expected []string
-		views    map[string]*scenarioStatus
+		views    map[string]*client.Status
 		want     bool
 		why      string
 	}{
 		{name: "ready", expected: []string{"n1", "n2", "n3"},
-			views: map[string]*scenarioStatus{"n1": ready, "n2": ready, "n3": ready}, want: true},
+			views: map[string]*client.Status{"n1": ready, "n2": ready, "n3": ready}, want: true},
 		{name: "a node without status", expected: []string{"n1", "n2", "n3"},
-			views: map[string]*scenarioStatus{"n1": ready, "n2": ready}, why: "n3: no status"},
+			views: map[string]*client.Status{"n1": ready, "n2": ready}, why: "n3: no status"},
 		{name: "joining", expected: []string{"n1", "n2", "n3"},
-			views: map[string]*scenarioStatus{"n1": ready, "n2": st("n1/alive/active", "n2/alive/active", "n3/alive/joining"), "n3": ready},
+			views: map[string]*client.Status{"n1": ready, "n2": st("n1/alive/active", "n2/alive/active", "n3/alive/joining"), "n3": ready},
 			why:   "n2 sees n3 joining in the ring, alive"},
 		{name: "suspect", expected: []string{"n1", "n2", "n3"},
-			views: map[string]*scenarioStatus{"n1": st("n1/alive/active", "n2/suspect/active", "n3/alive/active"), "n2": ready, "n3": ready},
+			views: map[string]*client.Status{"n1": st("n1/alive/active", "n2/suspect/active", "n3/alive/active"), "n2": ready, "n3": ready},
 			why:   "n1 sees n2 active in the ring, suspect"},
 		{name: "unseen", expected: []string{"n1", "n2", "n3"},
-			views: map[string]*scenarioStatus{"n1": ready, "n2": ready, "n3": st("n1/alive/active", "n3/alive/active")},
+			views: map[string]*client.Status{"n1": ready, "n2": ready, "n3": st("n1/alive/active", "n3/alive/active")},
 			why:   "n3 does not see n2"},
 		{name: "a left node still in the ring", expected: []string{"n1", "n2"},
-			views: map[string]*scenarioStatus{"n1": ready, "n2": ready}, why: "n1 still has n3 in the ring (active, alive)"},
+			views: map[string]*client.Status{"n1": ready, "n2": ready}, why: "n1 still has n3 in the ring (active, alive)"},
 		{name: "a left node out of the ring", expected: []string{"n1", "n2"},
-			views: map[string]*scenarioStatus{
+			views: map[string]*client.Status{
 				"n1": st("n1/alive/active", "n2/alive/active", "n3/left/left"),
 				"n2": st("n1/alive/active", "n2/alive/active", "n3/dead/left")}, want: true},
 		{name: "a left node leaving", expected: []string{"n1", "n2"},
-			views: map[string]*scenarioStatus{
+			views: map[string]*client.Status{
 				"n1": st("n1/alive/active", "n2/alive/active", "n3/alive/leaving"),
 				"n2": st("n1/alive/active", "n2/alive/active")}, why: "n1 still has n3 in the ring (leaving, alive)"},
 	}

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"kvstore/client"
 )
 
 // scenarioSecretFile is the cluster secret's file in the data directory.
@@ -42,7 +43,8 @@ type scenarioCluster struct {
 type scenarioNode struct {
 	name              string
 	slot              int
-	http, rpc, gossip string // loopback host:port
+	http, rpc, gossip string         // loopback host:port
+	api               *client.Client // its HTTP API: /healthz and /status
 	data, logPath     string
 	proc              *scenarioProc // nil while it is not running
 	member            bool          // it was ready once and has not left: a target of the load
@@ -93,6 +95,11 @@ func (c *scenarioCluster) add(i int) error {
 		}
 		n.http, n.rpc, n.gossip = loopback(ports[0]), loopback(ports[1]), loopback(ports[2])
 	}
+	api, err := client.New(n.http, client.Options{HTTPClient: c.client, Timeout: scenarioPollTimeout})
+	if err != nil {
+		return err
+	}
+	n.api = api
 	c.nodes[i] = n
 	return nil
 }
@@ -350,10 +357,7 @@ func (c *scenarioCluster) waitHTTP(ctx context.Context, n *scenarioNode) (time.D
 	p := n.proc
 	deadline := time.Now().Add(c.cfg.ReadyTimeout)
 	for {
-		rctx, cancel := context.WithTimeout(ctx, scenarioPollTimeout)
-		code, _, _ := c.get(rctx, n.http, "/healthz", 0)
-		cancel()
-		if code == http.StatusOK {
+		if n.api.Health(ctx) == nil {
 			return time.Since(p.started), nil
 		}
 		select {
@@ -378,7 +382,7 @@ func (c *scenarioCluster) waitReady(ctx context.Context) error {
 	for {
 		live := c.live()
 		names := make([]string, len(live))
-		views := make(map[string]*scenarioStatus, len(live))
+		views := make(map[string]*client.Status, len(live))
 		for i, n := range live {
 			names[i] = n.name
 			select {
@@ -386,7 +390,7 @@ func (c *scenarioCluster) waitReady(ctx context.Context) error {
 				return exitedErr(n, n.proc)
 			default:
 			}
-			st, err := c.status(ctx, n)
+			st, err := n.api.Status(ctx)
 			if err != nil {
 				why = fmt.Sprintf("%s: %v", n.name, err)
 				continue
@@ -409,34 +413,18 @@ func (c *scenarioCluster) waitReady(ctx context.Context) error {
 	}
 }
 
-// scenarioStatus is what a scenario reads of a node's GET /status.
-type scenarioStatus struct {
-	Node    string           `json:"node"`
-	Members []scenarioMember `json:"members"`
-	Hints   struct {
-		Pending int64 `json:"pending"`
-	} `json:"hints"`
-}
-
-// scenarioMember is one member in a node's /status.
-type scenarioMember struct {
-	Name  string `json:"name"`
-	State string `json:"state"` // "alive", "suspect", "dead", "left"
-	Ring  string `json:"ring"`  // "joining", "active", "leaving", "left", "removed", ""
-}
-
 // clusterReady reports whether the views (by node name) show a ready
 // cluster of exactly the expected nodes: every expected node has a view,
 // and in each the ring members (joining, active or leaving) are the
 // expected nodes, each "active" and "alive". If not, it says why.
-func clusterReady(expected []string, views map[string]*scenarioStatus) (bool, string) {
+func clusterReady(expected []string, views map[string]*client.Status) (bool, string) {
 	for _, name := range expected {
 		st := views[name]
 		if st == nil {
 			return false, name + ": no status"
 		}
 		for _, want := range expected {
-			i := slices.IndexFunc(st.Members, func(m scenarioMember) bool { return m.Name == want })
+			i := slices.IndexFunc(st.Members, func(m client.Member) bool { return m.Name == want })
 			if i < 0 {
 				return false, fmt.Sprintf("%s does not see %s", name, want)
 			}
@@ -461,41 +449,6 @@ func orNone(s string) string {
 		return `""`
 	}
 	return s
-}
-
-// status fetches and decodes n's /status.
-func (c *scenarioCluster) status(ctx context.Context, n *scenarioNode) (*scenarioStatus, error) {
-	rctx, cancel := context.WithTimeout(ctx, scenarioPollTimeout)
-	defer cancel()
-	code, body, err := c.get(rctx, n.http, "/status", 4<<20)
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET /status: HTTP %d", code)
-	}
-	st := new(scenarioStatus)
-	if err := json.Unmarshal(body, st); err != nil {
-		return nil, fmt.Errorf("GET /status: %w", err)
-	}
-	return st, nil
-}
-
-// get sends GET path to host and returns the status and at most limit
-// bytes of the body.
-func (c *scenarioCluster) get(ctx context.Context, host, path string, limit int64) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+path, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, body, err
 }
 
 // leave makes n leave the ring (POST /admin/leave) and waits for its
@@ -547,7 +500,7 @@ func (c *scenarioCluster) drainHints(ctx context.Context) ScenarioHints {
 	for {
 		h := ScenarioHints{Drained: true}
 		for _, n := range c.live() {
-			st, err := c.status(ctx, n)
+			st, err := n.api.Status(ctx)
 			if err != nil {
 				h.Drained = false
 				continue

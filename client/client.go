@@ -456,6 +456,11 @@ type Status struct {
 	W          int      `json:"w"`
 	Partitions int      `json:"partitions"`
 	Members    []Member `json:"members"`
+	// Hints are the hints the node keeps for others, not yet delivered.
+	Hints struct {
+		Pending int64 `json:"pending"`
+		Bytes   int64 `json:"bytes"`
+	} `json:"hints"`
 	// Raw is the response as the node sent it.
 	Raw json.RawMessage `json:"-"`
 }

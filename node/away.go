@@ -21,26 +21,27 @@ const lastAliveFile = "last-alive"
 // the tombstone grace period.
 var ErrAwayTooLong = errors.New("node: away longer than the tombstone grace period")
 
-// checkAway refuses to start on data last used longer ago than grace.
-func (n *Node) checkAway(grace time.Duration) error {
+// checkAway refuses to start on data last used longer ago than grace. fresh
+// reports a data directory where no node ever ran (no last-alive mark).
+func (n *Node) checkAway(grace time.Duration) (fresh bool, err error) {
 	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, lastAliveFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // a new node, or one that never recorded it
+		return true, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	ms, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return fmt.Errorf("node: %s: %w", lastAliveFile, err)
+		return false, fmt.Errorf("node: %s: %w", lastAliveFile, err)
 	}
 	away := n.cfg.Now().Sub(time.UnixMilli(ms))
 	if away <= grace {
-		return nil
+		return false, nil
 	}
-	return fmt.Errorf("%w: %s last ran %v ago (grace %v); its data may bring back keys deleted meanwhile. "+
+	return false, fmt.Errorf("%w: %s last ran %v ago (grace %v); its data may bring back keys deleted meanwhile. "+
 		"Move or delete %s (keep the cluster secret) and start the node again: it rejoins empty and "+
-		"anti-entropy and hinted handoff refill it", ErrAwayTooLong, n.cfg.Name, away.Round(time.Minute), grace, n.cfg.DataDir)
+		"streams its partitions back before it serves reads", ErrAwayTooLong, n.cfg.Name, away.Round(time.Minute), grace, n.cfg.DataDir)
 }
 
 // markAlive records that the node is running now.

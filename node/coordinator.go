@@ -334,7 +334,7 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 	}
 	// Ask the first need replicas (this node first, then live ones); ask
 	// one more when a reply fails or none came within ReadSpeculation.
-	order := n.readOrder(reps)
+	order := chooseReplicas(reps, len(reps), 0, n.cfg.Name, n.peers.Load())
 	replies := make(chan readReply, len(order))
 	launched := 0
 	launch := func() {
@@ -454,28 +454,6 @@ func isStale(have wire.Record, found bool, newest wire.Record) bool {
 	return !found || newer(newest, have)
 }
 
-// readOrder returns the replicas of a read in the order they are asked:
-// this node, then the ones gossip reports up, then the others.
-func (n *Node) readOrder(reps []string) []string {
-	view := n.peers.Load()
-	out := make([]string, 0, len(reps))
-	for _, r := range reps {
-		if r == n.cfg.Name {
-			out = append(out, r)
-		}
-	}
-	for _, r := range reps {
-		if p := view.byName[r]; r != n.cfg.Name && p != nil && p.up() {
-			out = append(out, r)
-		}
-	}
-	for _, r := range reps {
-		if !contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // readReply is one replica's answer to a single-key read.
 type readReply struct {
@@ -714,9 +692,10 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 const maxRangePage = 10000
 
 // chooseReplicas picks need replicas of a partition to read from: the
-// coordinator itself if it is one, then live replicas starting at a
-// partition-dependent offset (so range reads spread over the cluster), then
-// down ones (which fail and make the read unavailable).
+// coordinator itself if it is one, then live replicas starting at offset p
+// (range reads pass the partition, so they spread over the cluster; Get
+// passes 0 and all replicas, the order it asks them in), then down ones
+// (which fail and make the read unavailable).
 func chooseReplicas(reps []string, need, p int, self string, view *peerView) []string {
 	out := make([]string, 0, need)
 	add := func(ok func(string) bool) {

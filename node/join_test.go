@@ -192,24 +192,50 @@ func rangeAll(ctx context.Context, n *node.Node) (map[string]string, error) {
 	}
 }
 
-// holders counts, per key, the nodes holding it with the acknowledged value
-// or a newer one.
-func checkHolders(t *testing.T, c *nodetest.Cluster, acks map[string]string, want int) {
+// writeKeys writes n keys "prefix-00000"... at all and returns them with
+// their values ("KEY@1", a single write in runLoad's terms).
+func writeKeys(t *testing.T, c *nodetest.Cluster, prefix string, n int) map[string]string {
 	t.Helper()
-	for key, value := range acks {
-		var holders []string
-		for i := range c.Size() {
-			n := c.Node(i)
-			if n == nil {
-				continue
-			}
-			rec, err := n.LocalRecord([]byte(key))
-			if err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
-				holders = append(holders, n.Name())
+	acks := map[string]string{}
+	var muts []node.Mutation
+	for i := range n {
+		k := fmt.Sprintf("%s-%05d", prefix, i)
+		acks[k] = k + "@1"
+		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
+	}
+	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	return acks
+}
+
+// holders returns the running nodes holding key with value or a newer
+// write of it.
+func holders(c *nodetest.Cluster, key, value string) []string {
+	var out []string
+	for i := range c.Size() {
+		if n := c.Node(i); n != nil {
+			if rec, err := n.LocalRecord([]byte(key)); err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
+				out = append(out, n.Name())
 			}
 		}
-		if len(holders) != want {
-			t.Fatalf("%s (%q) held by %v, want %d replicas", key, value, holders, want)
+	}
+	return out
+}
+
+// waitReplicated waits until every acknowledged key is on exactly want
+// running nodes: new replicas streamed it and old owners dropped it.
+func waitReplicated(t *testing.T, c *nodetest.Cluster, acks map[string]string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for key, value := range acks {
+		for h := holders(c, key, value); len(h) != want; h = holders(c, key, value) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (%q) held by %v, want %d replicas", key, value, h, want)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
@@ -221,20 +247,12 @@ func checkHolders(t *testing.T, c *nodetest.Cluster, acks map[string]string, wan
 // dropped what moved away).
 func TestJoinStreamsBeforeServingReads(t *testing.T) {
 	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true})
-	var muts []node.Mutation
-	for i := range 3000 {
-		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("base-%05d", i)), Value: []byte(fmt.Sprintf("base-%05d@%d", i, i))})
-	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	base := writeKeys(t, c, "base", 3000)
 	var nodesMu sync.RWMutex
 	stop := make(chan struct{})
 	acks, st, wg := runLoad(t, c, &nodesMu, map[string]bool{}, stop, 4, 200)
-	for _, m := range muts {
-		acks.set(string(m.Key), string(m.Value))
+	for k, v := range base {
+		acks.set(k, v)
 	}
 
 	nodesMu.Lock()
@@ -264,21 +282,7 @@ func TestJoinStreamsBeforeServingReads(t *testing.T) {
 		t.Errorf("%d requests failed at quorum during the join", e)
 	}
 	final := acks.snapshot()
-	waitFor(t, "every old owner dropped what moved", func() bool {
-		for key, value := range final {
-			n := 0
-			for i := range c.Size() {
-				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
-					n++
-				}
-			}
-			if n != 3 {
-				return false
-			}
-		}
-		return true
-	})
-	checkHolders(t, c, final, 3)
+	waitReplicated(t, c, final, 3)
 	for key, value := range final {
 		r := mustGet(t, c.Node(j), key, node.LevelAll)
 		if !r.Found || !bytes.Equal(r.Value, []byte(value)) {
@@ -339,24 +343,7 @@ func TestRollingJoinAndLeave(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d requests failed at quorum", failed)
 	}
-	final := acks.snapshot()
-	waitFor(t, "old owners drop what moved away", func() bool {
-		for key, value := range final {
-			n := 0
-			for i := range c.Size() {
-				if nd := c.Node(i); nd != nil {
-					if rec, err := nd.LocalRecord([]byte(key)); err == nil && seqOf(string(rec.Value)) >= seqOf(value) {
-						n++
-					}
-				}
-			}
-			if n != 3 {
-				return false
-			}
-		}
-		return true
-	})
-	checkHolders(t, c, final, 3)
+	waitReplicated(t, c, acks.snapshot(), 3)
 }
 
 // When an operator removes a dead node, the nodes that gain its partitions
@@ -364,41 +351,12 @@ func TestRollingJoinAndLeave(t *testing.T) {
 // background passes off, every key is soon on N live nodes again.
 func TestRemoveCatchesUpGainedPartitions(t *testing.T) {
 	c := nodetest.Start(t, nodetest.Options{Nodes: 4, DisableHints: true, DisableAntiEntropy: true})
-	acks := map[string]string{}
-	var muts []node.Mutation
-	for i := range 2000 {
-		k := fmt.Sprintf("key-%05d", i)
-		acks[k] = k + "@1"
-		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
-	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	acks := writeKeys(t, c, "key", 2000)
 	c.Kill(3)
 	if err := c.Node(0).RemoveMember(c.Name(3)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the survivors catch up on the partitions they gained", func() bool {
-		for i := range 3 {
-			if c.Node(i).Status().Movement.CatchUpPending != 0 {
-				return false
-			}
-		}
-		for key, value := range acks {
-			n := 0
-			for i := range 3 {
-				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && string(rec.Value) == value {
-					n++
-				}
-			}
-			if n != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitReplicated(t, c, acks, 3)
 	var streamed int64
 	for i := range 3 {
 		streamed += c.Node(i).Status().Movement.StreamedRecords
@@ -412,18 +370,7 @@ func TestRemoveCatchesUpGainedPartitions(t *testing.T) {
 // claim partitions it has not streamed) and finishes the join.
 func TestJoinResumesAfterRestart(t *testing.T) {
 	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true, JoinSettle: 500 * time.Millisecond})
-	acks := map[string]string{}
-	var muts []node.Mutation
-	for i := range 1000 {
-		k := fmt.Sprintf("key-%05d", i)
-		acks[k] = k + "@1"
-		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
-	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	acks := writeKeys(t, c, "key", 1000)
 	j := c.Add()
 	if !c.Node(j).Status().Movement.Joining {
 		t.Fatal("the new node is not joining")
@@ -434,18 +381,5 @@ func TestJoinResumesAfterRestart(t *testing.T) {
 		t.Fatal("restarted in the middle of its join, the node is not joining")
 	}
 	c.WaitRing(4, 20*time.Second)
-	waitFor(t, "old owners drop what moved", func() bool {
-		for key, value := range acks {
-			n := 0
-			for i := range c.Size() {
-				if rec, err := c.Node(i).LocalRecord([]byte(key)); err == nil && string(rec.Value) == value {
-					n++
-				}
-			}
-			if n != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitReplicated(t, c, acks, 3)
 }

@@ -7,7 +7,6 @@ import (
 
 	"kvstore/gossip"
 	"kvstore/node/wire"
-	"kvstore/ring"
 	"kvstore/storage"
 )
 
@@ -15,50 +14,39 @@ import (
 const leaveBatch = 512
 
 // Leave decommissions this node: it marks itself leaving in the ring
-// ledger, streams every partition it replicates to the nodes that will own
-// it once it is gone (each batch acknowledged durably by its receiver),
-// then marks itself left, so the ring moves on without it. Writes keep
-// reaching it until the end, and the partitions' other replicas keep
-// theirs, so no acknowledged write is lost; a write that lands after its
-// partition was streamed reaches the new owner through read repair or
-// anti-entropy. The caller then stops the node (Close).
+// ledger, which takes it out of the target table (see move.go), so writes
+// of its partitions also reach the nodes that gain them; streams every
+// partition it replicates to those nodes (each batch acknowledged durably
+// by its receiver); then marks itself left, so the ring moves on without
+// it. It keeps serving as a replica until then, so no acknowledged write
+// is lost. The caller then stops the node (Close).
 func (n *Node) Leave(ctx context.Context) (LeaveReport, error) {
 	var rep LeaveReport
-	cur := n.table.Load()
-	var others []string
-	for _, m := range cur.Members() {
-		if m != n.cfg.Name {
-			others = append(others, m)
-		}
-	}
-	if len(others) == 0 {
+	if len(n.table.Load().Members()) < 2 {
 		return rep, fmt.Errorf("%w: %s is the only ring member", ErrBadRequest, n.cfg.Name)
 	}
 	if err := n.setOwnEntry(gossip.Leaving); err != nil {
 		return rep, err
 	}
-	next, err := ring.Build(ring.Config{Partitions: n.cfg.Partitions, Replicas: n.cfg.N}, others)
-	if err != nil {
-		return rep, err
+	n.refresh() // the tables now see this node leaving
+	cur, next := n.table.Load(), n.target.Load()
+	if next.Has(n.cfg.Name) {
+		return rep, fmt.Errorf("node: %s is still a target ring member after marking itself leaving", n.cfg.Name)
 	}
-	for _, p := range cur.PartitionsOf(n.cfg.Name) {
-		var gaining []string
-		for _, r := range next.Replicas(p) {
-			if !contains(cur.Replicas(p), r) {
-				gaining = append(gaining, r)
-			}
+	for _, mv := range cur.Moves(next) {
+		if !contains(mv.Old, n.cfg.Name) || len(mv.Added) == 0 {
+			continue
 		}
+		gaining := append([]string(nil), mv.Added...)
 		sort.Strings(gaining)
 		for _, target := range gaining {
-			sent, err := n.handOff(ctx, p, target)
+			sent, err := n.handOff(ctx, mv.Partition, target)
 			rep.Records += sent
 			if err != nil {
-				return rep, fmt.Errorf("node: hand-off of partition %d to %s: %w", p, target, err)
+				return rep, fmt.Errorf("node: hand-off of partition %d to %s: %w", mv.Partition, target, err)
 			}
 		}
-		if len(gaining) > 0 {
-			rep.Partitions++
-		}
+		rep.Partitions++
 	}
 	if err := n.setOwnEntry(gossip.Left); err != nil {
 		return rep, err

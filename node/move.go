@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,9 +75,11 @@ type mover struct {
 	joinedAt        atomic.Int64 // Unix ms when the join completed
 
 	// Owned by moveLoop.
-	owned     []bool            // partitions replicated as of the last step
-	catchUp   map[int]bool      // gained partitions to exchange at once
-	lostSince map[int]time.Time // partitions no longer replicated, since
+	// ownedTable is the read table of the last catch-up step: partitions
+	// this node replicates in a newer table but not in it were gained.
+	ownedTable *ring.Table
+	catchUp    map[int]bool      // gained partitions to exchange at once
+	lostSince  map[int]time.Time // partitions no longer replicated, since
 	// scannedTable and scannedAt: the read table and time of the last
 	// search for data of partitions not replicated.
 	scannedTable    *ring.Table
@@ -108,7 +111,8 @@ type MoveStatus struct {
 	MovingPartitions int `json:"moving_partitions"`
 }
 
-// ringMembers splits the ledger into the read and target members.
+// ringMembers splits the ledger into the read and target members, each
+// sorted.
 func ringMembers(ledger []gossip.Entry, self string) (read, target []string) {
 	for _, e := range ledger {
 		switch e.Status {
@@ -132,6 +136,8 @@ func ringMembers(ledger []gossip.Entry, self string) (read, target []string) {
 	if len(target) == 0 {
 		target = read
 	}
+	sort.Strings(read)
+	sort.Strings(target)
 	return read, target
 }
 
@@ -302,7 +308,7 @@ func (n *Node) joinStep(ctx context.Context) error {
 	}
 	n.mv.joining.Store(false)
 	n.mv.joinedAt.Store(time.Now().UnixMilli())
-	n.mv.owned = ownedSet(n.target.Load(), n.cfg.Name, n.cfg.Partitions)
+	n.mv.ownedTable = n.target.Load() // what it streamed is no gain to catch up on
 	n.log.Printf("joined: streamed %d partitions, %d records", n.mv.joinPartitions.Load(), n.mv.streamedRecords.Load())
 	return nil
 }
@@ -403,17 +409,16 @@ func forEachParallel(ctx context.Context, items []int, par int, f func(int) erro
 // (other than by joining) with their other replicas.
 func (n *Node) catchUpStep(ctx context.Context) {
 	t := n.table.Load()
-	owned := ownedSet(t, n.cfg.Name, n.cfg.Partitions)
-	if n.mv.owned != nil {
-		for p, now := range owned {
-			if now && !n.mv.owned[p] {
+	if prev := n.mv.ownedTable; prev != nil && prev != t {
+		for _, p := range t.PartitionsOf(n.cfg.Name) {
+			if !prev.Owns(n.cfg.Name, p) {
 				n.mv.catchUp[p] = true
 			}
 		}
 	}
-	n.mv.owned = owned
+	n.mv.ownedTable = t
 	for p := range n.mv.catchUp {
-		if !owned[p] {
+		if !t.Owns(n.cfg.Name, p) {
 			delete(n.mv.catchUp, p)
 			continue
 		}
@@ -434,7 +439,8 @@ func (n *Node) catchUpStep(ctx context.Context) {
 func (n *Node) dropStep(ctx context.Context) {
 	read, target := n.table.Load(), n.target.Load()
 	if read != target || !read.Has(n.cfg.Name) {
-		n.mv.lostSince = map[int]time.Time{} // moves in progress: start over once settled
+		// Moves in progress: start over once settled.
+		n.mv.lostSince, n.mv.scannedTable = map[int]time.Time{}, nil
 		return
 	}
 	now := time.Now()
@@ -500,14 +506,6 @@ func (n *Node) holdsData(p int) bool {
 	}
 	defer it.Close()
 	return it.First()
-}
-
-func ownedSet(t *ring.Table, name string, partitions int) []bool {
-	owned := make([]bool, partitions)
-	for _, p := range t.PartitionsOf(name) {
-		owned[p] = true
-	}
-	return owned
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

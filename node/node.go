@@ -10,13 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,12 +284,11 @@ func Start(cfg Config) (*Node, error) {
 	if grace == 0 {
 		grace = storage.DefaultTombstoneGrace
 	}
-	if err := n.checkAway(grace); err != nil {
+	fresh, err := n.checkAway(grace)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, lastAliveFile)); errors.Is(err, fs.ErrNotExist) {
-		n.fresh = true
-	}
+	n.fresh = fresh
 	sopts := cfg.Storage
 	sopts.ShardPrefixLen = partitionPrefixLen
 	db, err := storage.Open(cfg.DataDir, sopts)
@@ -427,8 +422,9 @@ func (n *Node) refresh() {
 			p.rpc, p.http = meta.RPC, meta.HTTP
 		}
 	}
-	readMembers, targetMembers := ringMembers(n.members.Ledger(), n.cfg.Name)
-	for _, e := range n.members.Ledger() {
+	ledger := n.members.Ledger()
+	readMembers, targetMembers := ringMembers(ledger, n.cfg.Name)
+	for _, e := range ledger {
 		p := get(e.Name)
 		p.ring, p.inLedger = e.Status, true
 	}
@@ -438,7 +434,7 @@ func (n *Node) refresh() {
 
 	read, changedRead := n.buildTable(n.table.Load(), readMembers)
 	target := read
-	if !equalStrings(sortedCopy(readMembers), sortedCopy(targetMembers)) {
+	if !equalStrings(readMembers, targetMembers) {
 		target, _ = n.buildTable(n.target.Load(), targetMembers)
 	}
 	if read == nil || target == nil {
@@ -454,11 +450,10 @@ func (n *Node) refresh() {
 	}
 }
 
-// buildTable returns old when it already has members, else a new table of
-// them (nil, logged, if the ring cannot be built); changed reports a new
-// table.
+// buildTable returns old when it already has members (sorted), else a new
+// table of them (old, logged, if the ring cannot be built); changed reports
+// a new table.
 func (n *Node) buildTable(old *ring.Table, members []string) (t *ring.Table, changed bool) {
-	members = sortedCopy(members)
 	if old != nil && equalStrings(old.Members(), members) {
 		return old, false
 	}
@@ -470,11 +465,6 @@ func (n *Node) buildTable(old *ring.Table, members []string) (t *ring.Table, cha
 	return t, true
 }
 
-func sortedCopy(s []string) []string {
-	s = append([]string(nil), s...)
-	sort.Strings(s)
-	return s
-}
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {

@@ -13,10 +13,12 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) int {
-	if wantsBenchScenario(args) {
+	// -scenario selects a fault scenario; -targets or -ceiling the HTTP
+	// load generator; otherwise -engine the storage engine workloads.
+	if hasFlag(args, "scenario") {
 		return runBenchScenario(args, stdout, stderr)
 	}
-	if wantsBenchLoad(args) {
+	if hasFlag(args, "targets", "ceiling") {
 		return runBenchLoad(args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("kvstore bench", flag.ContinueOnError)

@@ -19,9 +19,9 @@ import (
 // a child process of the kvstore executable.
 const ceilingServerCommand = "bench-ceiling-server"
 
-// wantsBenchLoad reports whether the arguments of "kvstore bench" select
-// the HTTP load generator: a -targets or -ceiling flag before any "--".
-func wantsBenchLoad(args []string) bool {
+// hasFlag reports whether args set one of the named flags (-name,
+// --name, -name=value) before any "--".
+func hasFlag(args []string, names ...string) bool {
 	for _, a := range args {
 		if a == "--" {
 			return false
@@ -30,8 +30,10 @@ func wantsBenchLoad(args []string) bool {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name == "targets" || name == "ceiling" {
-			return true
+		for _, n := range names {
+			if name == n {
+				return true
+			}
 		}
 	}
 	return false

@@ -12,7 +12,7 @@ import (
 	"kvstore/node"
 )
 
-func TestWantsBenchLoad(t *testing.T) {
+func TestHasFlag(t *testing.T) {
 	tests := []struct {
 		args []string
 		want bool
@@ -24,10 +24,11 @@ func TestWantsBenchLoad(t *testing.T) {
 		{[]string{"-workload", "write", "-ceiling"}, true},
 		{[]string{"-ceiling=true"}, true},
 		{[]string{"--", "-targets"}, false},
+		{[]string{"-targetsx"}, false},
 	}
 	for _, tt := range tests {
-		if got := wantsBenchLoad(tt.args); got != tt.want {
-			t.Errorf("wantsBenchLoad(%q) = %v, want %v", tt.args, got, tt.want)
+		if got := hasFlag(tt.args, "targets", "ceiling"); got != tt.want {
+			t.Errorf("hasFlag(%q, targets, ceiling) = %v, want %v", tt.args, got, tt.want)
 		}
 	}
 }

@@ -13,24 +13,6 @@ import (
 	"kvstore/bench"
 )
 
-// wantsBenchScenario reports whether the arguments of "kvstore bench"
-// select a fault scenario: a -scenario flag before any "--".
-func wantsBenchScenario(args []string) bool {
-	for _, a := range args {
-		if a == "--" {
-			return false
-		}
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name == "scenario" {
-			return true
-		}
-	}
-	return false
-}
-
 // runBenchScenario runs "kvstore bench -scenario rolling|crash": it starts
 // a local cluster of "kvstore serve" processes (this executable unless
 // -binary says otherwise), runs the scenario under load and reads back
