@@ -454,7 +454,6 @@ func isStale(have wire.Record, found bool, newest wire.Record) bool {
 	return !found || newer(newest, have)
 }
 
-
 // readReply is one replica's answer to a single-key read.
 type readReply struct {
 	name string

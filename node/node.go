@@ -465,7 +465,6 @@ func (n *Node) buildTable(old *ring.Table, members []string) (t *ring.Table, cha
 	return t, true
 }
 
-
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
