@@ -509,6 +509,15 @@ func (e *endpoint) Call(ctx context.Context, addr string, req wire.Message) (wir
 	case <-l.owner.ctx.Done():
 		return nil, fmt.Errorf("%w: %s closed", transport.ErrConnLost, to)
 	}
+	// A reply that raced a stop is not sent: Stop closes down before it
+	// cancels the handlers, so a handler ended by the stop is seen here.
+	select {
+	case <-dest.down:
+		return nil, fmt.Errorf("%w: %s stopped", transport.ErrConnLost, to)
+	case <-caller.down:
+		return nil, fmt.Errorf("%w: %s stopped", transport.ErrConnLost, e.name)
+	default:
+	}
 	out, err := copyMessage(resp, wire.FlagResponse, maxSize)
 	if err != nil {
 		code := wire.CodeInternal
