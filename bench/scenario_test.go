@@ -277,9 +277,14 @@ func TestClusterReady(t *testing.T) {
 		for _, m := range members {
 			f := strings.Split(m, "/")
 			s.Members = append(s.Members, client.Member{Name: f[0], State: f[1], Ring: f[2]})
+			if f[2] == "active" || f[2] == "leaving" {
+				s.RingSize++
+			}
 		}
 		return s
 	}
+	behind := st("n1/alive/active", "n2/alive/active", "n3/alive/active")
+	behind.RingSize = 2
 	ready := st("n1/alive/active", "n2/alive/active", "n3/alive/active")
 	tests := []struct {
 		name     string
@@ -298,6 +303,9 @@ func TestClusterReady(t *testing.T) {
 		{name: "suspect", expected: []string{"n1", "n2", "n3"},
 			views: map[string]*client.Status{"n1": st("n1/alive/active", "n2/suspect/active", "n3/alive/active"), "n2": ready, "n3": ready},
 			why:   "n1 sees n2 active in the ring, suspect"},
+		{name: "table behind the ledger", expected: []string{"n1", "n2", "n3"},
+			views: map[string]*client.Status{"n1": ready, "n2": behind, "n3": ready},
+			why:   "n2 places keys with a ring of 2 members"},
 		{name: "unseen", expected: []string{"n1", "n2", "n3"},
 			views: map[string]*client.Status{"n1": ready, "n2": ready, "n3": st("n1/alive/active", "n3/alive/active")},
 			why:   "n3 does not see n2"},

@@ -416,7 +416,8 @@ func (c *scenarioCluster) waitReady(ctx context.Context) error {
 // clusterReady reports whether the views (by node name) show a ready
 // cluster of exactly the expected nodes: every expected node has a view,
 // and in each the ring members (joining, active or leaving) are the
-// expected nodes, each "active" and "alive". If not, it says why.
+// expected nodes, each "active" and "alive", and the node places keys with
+// a ring of them. If not, it says why.
 func clusterReady(expected []string, views map[string]*client.Status) (bool, string) {
 	for _, name := range expected {
 		st := views[name]
@@ -439,6 +440,11 @@ func clusterReady(expected []string, views map[string]*client.Status) (bool, str
 					return false, fmt.Sprintf("%s still has %s in the ring (%s, %s)", name, m.Name, m.Ring, orNone(m.State))
 				}
 			}
+		}
+		if st.RingSize != len(expected) {
+			// The ledger is settled but the node still places keys with
+			// the table it had before.
+			return false, fmt.Sprintf("%s places keys with a ring of %d members", name, st.RingSize)
 		}
 	}
 	return true, ""

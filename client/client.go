@@ -456,6 +456,9 @@ type Status struct {
 	W          int      `json:"w"`
 	Partitions int      `json:"partitions"`
 	Members    []Member `json:"members"`
+	// RingSize is how many members the ring the node places keys with has;
+	// just after a change it can trail Members for a moment.
+	RingSize int `json:"ring_size"`
 	// Hints are the hints the node keeps for others, not yet delivered.
 	Hints struct {
 		Pending int64 `json:"pending"`

@@ -183,6 +183,10 @@ type Status struct {
 	Clamped    bool           `json:"clamped"`
 	Partitions int            `json:"partitions"`
 	Members    []MemberStatus `json:"members"`
+	// RingSize is how many members the ring table this node places keys
+	// with has (the Active and Leaving ones). Just after a change it can
+	// trail Members for a moment, while the node builds the new table.
+	RingSize int `json:"ring_size"`
 	// Owned is how many partitions this node replicates, and Primary how
 	// many it is first in the preference list of.
 	Owned   int           `json:"partitions_owned"`
@@ -225,6 +229,22 @@ type HintTargetStatus struct {
 	Node    string `json:"node"`
 	Pending int64  `json:"pending"`
 	Bytes   int64  `json:"bytes"`
+}
+
+// RingSettled reports whether the node places keys with a ring of exactly
+// n members, all of them active: no join or leave it knows of is in
+// progress and its table has caught up with the ledger.
+func (s Status) RingSettled(n int) bool {
+	active := 0
+	for _, m := range s.Members {
+		switch m.Ring {
+		case "active":
+			active++
+		case "joining", "leaving":
+			return false
+		}
+	}
+	return active == n && s.RingSize == n
 }
 
 // MemberStatus is one member as this node sees it.

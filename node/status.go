@@ -55,6 +55,7 @@ func (n *Node) Status() Status {
 		W:          n.cfg.W,
 		EffectiveN: t.EffectiveReplicas(),
 		Partitions: t.Config().Partitions,
+		RingSize:   len(t.Members()),
 	}
 	st.Clamped = st.EffectiveN < st.N
 	st.Owned, st.Primary = partitionsOf(t, n.cfg.Name)

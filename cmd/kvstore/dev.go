@@ -113,13 +113,7 @@ func waitActive(nodes []*node.Node, timeout time.Duration) bool {
 	for {
 		done := true
 		for _, nd := range nodes {
-			active := 0
-			for _, m := range nd.Status().Members {
-				if m.Ring == "active" {
-					active++
-				}
-			}
-			done = done && active == len(nodes)
+			done = done && nd.Status().RingSettled(len(nodes))
 		}
 		if done {
 			return true

@@ -131,24 +131,16 @@ func (c *Cluster) Add() int {
 // Size returns the number of nodes the cluster ever had (running or not).
 func (c *Cluster) Size() int { return len(c.names) }
 
-// WaitRing waits until every running node sees n active ring members, so a
-// test goes on from a cluster whose nodes agree on placement.
+// WaitRing waits until every running node places keys with a ring of n
+// members, all active (Status.RingSettled), so a test goes on from a
+// cluster whose nodes agree on placement.
 func (c *Cluster) WaitRing(n int, timeout time.Duration) {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		agreed := true
 		for _, nd := range c.nodes {
-			if nd == nil {
-				continue
-			}
-			active := 0
-			for _, m := range nd.Status().Members {
-				if m.Ring == "active" {
-					active++
-				}
-			}
-			if active != n {
+			if nd != nil && !nd.Status().RingSettled(n) {
 				agreed = false
 			}
 		}
