@@ -168,8 +168,7 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 			defer n.wg.Done()
 			rctx, cancel := n.replicaCtx()
 			defer cancel()
-			_, err := n.call(rctx, d.node, &wire.WriteRequest{Records: d.records, Hint: d.hintFor})
-			replies <- reply{d, err}
+			replies <- reply{d, n.writeReplica(rctx, d.node, d.records, d.hintFor)}
 		}()
 	}
 	decided := func(i int) bool {

@@ -218,6 +218,8 @@ type Node struct {
 	mv     mover
 	fresh  bool // the data directory was new: this start may be a join
 	peers  atomic.Pointer[peerView]
+	// writeQueues holds a *writeQueue per writeQueueKey (writebatch.go).
+	writeQueues sync.Map
 
 	httpSrv     *http.Server
 	httpLn      net.Listener
@@ -564,6 +566,7 @@ func (n *Node) ServeRPC(ctx context.Context, from string, req wire.Message) (wir
 			return nil, err
 		}
 		n.metrics.replicaWrites.Add(int64(len(m.Records)))
+		n.metrics.replicaWriteRequests.Add(1)
 		return &wire.WriteResponse{}, nil
 	case *wire.ReadRequest:
 		res, err := n.rep.read(m.Keys)

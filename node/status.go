@@ -30,15 +30,18 @@ type metrics struct {
 	readRepairs        atomic.Int64
 	readRepairFailures atomic.Int64
 	replicaWrites      atomic.Int64
-	replicaErrors      atomic.Int64
-	replicaDown        atomic.Int64
-	ringChanges        atomic.Int64
-	hintsRefused       atomic.Int64
-	hintsReplayed      atomic.Int64
-	aeExchanges        atomic.Int64
-	aeErrors           atomic.Int64
-	aeKeysApplied      atomic.Int64
-	handedOff          atomic.Int64
+	// replicaWriteRequests counts the write requests those records came
+	// in: coordinators merge concurrent writes to one replica.
+	replicaWriteRequests atomic.Int64
+	replicaErrors        atomic.Int64
+	replicaDown          atomic.Int64
+	ringChanges          atomic.Int64
+	hintsRefused         atomic.Int64
+	hintsReplayed        atomic.Int64
+	aeExchanges          atomic.Int64
+	aeErrors             atomic.Int64
+	aeKeysApplied        atomic.Int64
+	handedOff            atomic.Int64
 }
 
 // Status implements API.
@@ -122,6 +125,7 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	w.Counter("kvstore_read_repairs_total", "Records sent to stale replicas by read repair.", float64(m.readRepairs.Load()))
 	w.Counter("kvstore_read_repair_failures_total", "Read repairs that failed.", float64(m.readRepairFailures.Load()))
 	w.Counter("kvstore_replica_records_written_total", "Records applied on this node as a replica.", float64(m.replicaWrites.Load()))
+	w.Counter("kvstore_replica_write_requests_total", "Write requests applied on this node as a replica (each carries one or more records).", float64(m.replicaWriteRequests.Load()))
 	w.Counter("kvstore_replica_rpc_errors_total", "Replica RPCs that failed or timed out.", float64(m.replicaErrors.Load()))
 	w.Counter("kvstore_replica_down_skips_total", "Replica RPCs not sent because gossip reports the replica down.", float64(m.replicaDown.Load()))
 	w.Counter("kvstore_ring_changes_total", "Ring tables built after membership changes.", float64(m.ringChanges.Load()))

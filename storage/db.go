@@ -319,32 +319,17 @@ func (db *DB) Apply(b *Batch) error {
 		p.need += memtable.EntrySize(len(o.key), len(o.value))
 		userBytes += int64(len(o.key) + len(o.value))
 	}
-	if len(parts) == 1 {
-		for s, p := range parts {
-			if err := s.write(p.ops, p.count, p.need); err != nil {
-				return err
-			}
-		}
-		db.stats.userBytes.Add(userBytes)
-		return nil
-	}
-	// Shards commit in parallel: each waits for its own group commit.
-	var wg sync.WaitGroup
-	errs := make([]error, 0, len(parts))
-	var mu sync.Mutex
+	// Every shard appends to the one log: append each part, then wait once
+	// for the furthest (a group commit covers them all).
+	var end int64
 	for s, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.write(p.ops, p.count, p.need); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+		e, err := s.append(p.ops, p.count, p.need)
+		if err != nil {
+			return err
+		}
+		end = max(end, e)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := db.log.wait(end); err != nil {
 		return err
 	}
 	db.stats.userBytes.Add(userBytes)

@@ -227,21 +227,29 @@ func (s *shard) publish() {
 // and returns once they are as durable as the sync mode promises. need is the
 // memtable space they take (memtable.EntrySize summed).
 func (s *shard) write(ops []byte, count, need int) error {
-	s.mu.Lock()
-	if err := s.makeRoom(need); err != nil {
-		s.mu.Unlock()
+	end, err := s.append(ops, count, need)
+	if err != nil {
 		return err
+	}
+	return s.db.log.wait(end)
+}
+
+// append is write without the wait: it returns the log offset the records
+// end at, for dbLog.wait.
+func (s *shard) append(ops []byte, count, need int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.makeRoom(need); err != nil {
+		return 0, err
 	}
 	s.scratch = appendWALPayload(s.scratch[:0], s.id, count, ops)
 	end, err := s.db.log.append(s.scratch)
 	if err != nil {
-		s.mu.Unlock()
-		return err
+		return 0, err
 	}
 	s.db.stats.walBytes.Add(int64(len(s.scratch) + record.HeaderSize))
 	s.insert(ops)
-	s.mu.Unlock()
-	return s.db.log.wait(end)
+	return end, nil
 }
 
 // makeRoom waits out write stalls and rotates the memtable if need bytes do

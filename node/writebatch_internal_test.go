@@ -1,0 +1,50 @@
+package node
+
+import (
+	"bytes"
+	"testing"
+
+	"kvstore/node/wire"
+)
+
+func TestWriteQueueTake(t *testing.T) {
+	write := func(records, valueSize int) *queuedWrite {
+		w := &queuedWrite{}
+		for range records {
+			w.records = append(w.records, wire.Record{Key: []byte("k"), Value: bytes.Repeat([]byte("v"), valueSize), Version: 1})
+		}
+		return w
+	}
+	tests := []struct {
+		name    string
+		waiting []*queuedWrite
+		want    []int // records per take, in order
+	}{
+		{"one", []*queuedWrite{write(1, 10)}, []int{1}},
+		{"all small ones together", []*queuedWrite{write(1, 10), write(3, 10), write(2, 10)}, []int{6}},
+		{"record cap", []*queuedWrite{write(maxBatchRecords-1, 1), write(2, 1), write(1, 1)}, []int{maxBatchRecords - 1, 3}},
+		{"byte cap", []*queuedWrite{write(1, maxBatchBytes/2), write(1, maxBatchBytes/2), write(1, 1)}, []int{1, 2}},
+		{"an oversized write goes alone", []*queuedWrite{write(1, 2*maxBatchBytes), write(1, 1)}, []int{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &writeQueue{waiting: tt.waiting}
+			var got []int
+			for len(q.waiting) > 0 {
+				n := 0
+				for _, w := range q.take() {
+					n += len(w.records)
+				}
+				got = append(got, n)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("takes %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("takes %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
