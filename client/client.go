@@ -23,6 +23,18 @@
 // w or r parameter: "one", "quorum", "all", a number, or "" for the node's
 // default. The node's package documentation (kvstore/node, NewHTTPHandler)
 // describes every response byte by byte; this package decodes them.
+//
+// # Sessions
+//
+// A Session remembers the highest record version its Clients have seen in
+// a response (a write's, a single-key read's, a batch's), and they send it
+// with every native write as the X-Kvstore-After header. The coordinating
+// node versions the write above it, so the writes of one Session keep the
+// order they were issued in, and a write is newer than every value the
+// Session read, even when they go through different nodes whose clocks
+// disagree. Each Client has a Session of its own unless Options.Session
+// gives it one to share: an application that spreads its requests over
+// several nodes gives their Clients one Session.
 package client
 
 import (
@@ -38,6 +50,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -139,6 +152,32 @@ type Options struct {
 	// builds one with a keep-alive transport sized for many concurrent
 	// requests to few hosts (see Close).
 	HTTPClient *http.Client
+	// Session, if not nil, is shared with other Clients (see Sessions);
+	// otherwise the Client has its own.
+	Session *Session
+}
+
+// Session is a causality token shared by Clients: the highest record
+// version they have seen. It is safe for concurrent use.
+type Session struct {
+	seen atomic.Uint64
+}
+
+// NewSession returns an empty Session.
+func NewSession() *Session { return new(Session) }
+
+// Token returns the highest version seen, 0 if none.
+func (s *Session) Token() uint64 { return s.seen.Load() }
+
+// Observe raises the token to v; a Client calls it for every version it
+// sees, and an application may for versions it learns elsewhere.
+func (s *Session) Observe(v uint64) {
+	for {
+		cur := s.seen.Load()
+		if v <= cur || s.seen.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
 
 // DefaultTimeout is the per-call timeout when Options.Timeout is zero.
@@ -151,7 +190,14 @@ type Client struct {
 	own     *http.Transport // the transport New built, or nil
 	timeout time.Duration
 	bufs    sync.Pool // of *bytes.Buffer, for reading error responses
+	session *Session
 }
+
+// Session returns the Session whose causality token the Client sends.
+func (c *Client) Session() *Session { return c.session }
+
+// headerAfter carries the causality token (node.HeaderAfter).
+const headerAfter = "X-Kvstore-After"
 
 // New returns a Client for the node at baseURL ("http://host:port", or
 // "host:port"). A path in baseURL prefixes every request path.
@@ -166,7 +212,10 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("client: base URL %q: want http://host:port", baseURL)
 	}
-	c := &Client{timeout: opts.Timeout, hc: opts.HTTPClient}
+	c := &Client{timeout: opts.Timeout, hc: opts.HTTPClient, session: opts.Session}
+	if c.session == nil {
+		c.session = NewSession()
+	}
 	c.base = url.URL{Scheme: u.Scheme, Host: u.Host, User: u.User, Path: strings.TrimSuffix(u.Path, "/")}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -270,9 +319,17 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte,
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if method != http.MethodGet {
+		if v := c.session.Token(); v > 0 {
+			req.Header.Set(headerAfter, strconv.FormatUint(v, 10))
+		}
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, u.Redacted(), err)
+	}
+	if v, err := strconv.ParseUint(resp.Header.Get("X-Kvstore-Version"), 10, 64); err == nil {
+		c.session.Observe(v)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused; a long
@@ -439,6 +496,9 @@ func (c *Client) Batch(ctx context.Context, muts []Mutation, w string) ([]BatchR
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range out.Results {
+		c.session.Observe(r.Version)
 	}
 	if len(out.Results) != len(muts) {
 		return out.Results, fmt.Errorf("%w: %d results for %d mutations", ErrProtocol, len(out.Results), len(muts))

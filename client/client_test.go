@@ -32,6 +32,7 @@ type memAPI struct {
 	failAt   int // Range calls numbered failAt and later fail (0: never)
 	rangeN   int
 	getHook  func(ctx context.Context) // runs at the start of Get, outside mu
+	tokens   []uint64                  // causality tokens received, in order
 }
 
 func newMemAPI() *memAPI {
@@ -68,6 +69,16 @@ func (m *memAPI) Put(ctx context.Context, key, value []byte, w node.Level) node.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.write(key, value, false, w)
+}
+
+// ObserveVersion records the client's causality token and moves the clock
+// past it, as a node does.
+func (m *memAPI) ObserveVersion(v storage.Version) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tokens = append(m.tokens, uint64(v))
+	m.clock = max(m.clock, uint64(v))
+	return nil
 }
 
 func (m *memAPI) Delete(ctx context.Context, key []byte, w node.Level) node.WriteResult {
@@ -479,5 +490,58 @@ func TestConnectionReuse(t *testing.T) {
 	}
 	if n := conns.Load(); n > 2*workers {
 		t.Errorf("%d connections for %d workers", n, workers)
+	}
+}
+
+// A Client sends the highest version it has seen with each write; Clients
+// given one Session share it, Clients without one do not.
+func TestSessionToken(t *testing.T) {
+	api := newMemAPI()
+	srv := httptest.NewServer(node.NewHTTPHandler(api, node.HTTPConfig{}))
+	defer srv.Close()
+	newClient := func(s *client.Session) *client.Client {
+		c, err := client.New(srv.URL, client.Options{Session: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	ctx := context.Background()
+	shared := client.NewSession()
+	a, b, other := newClient(shared), newClient(shared), newClient(nil)
+
+	r1, err := a.Put(ctx, []byte("k"), []byte("v1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shared.Token() != r1.Version {
+		t.Fatalf("session token %d after a write of version %d", shared.Token(), r1.Version)
+	}
+	if _, err := b.Put(ctx, []byte("k"), []byte("v2"), ""); err != nil { // carries r1's version
+		t.Fatal(err)
+	}
+	if other.Session().Token() != 0 {
+		t.Fatalf("a Client of its own has token %d before any response", other.Session().Token())
+	}
+	if _, _, err := other.Get(ctx, []byte("k"), ""); err != nil { // a read raises its token
+		t.Fatal(err)
+	}
+	res, err := other.Batch(ctx, []client.Mutation{{Key: []byte("m"), Value: []byte("x")}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	tokens := slices.Clone(api.tokens)
+	readVersion := uint64(api.versions["k"])
+	api.mu.Unlock()
+	// a's first write carried no token; b's carried a's version, and
+	// other's batch the version it read.
+	want := []uint64{r1.Version, readVersion}
+	if !slices.Equal(tokens, want) {
+		t.Fatalf("tokens sent %v, want %v", tokens, want)
+	}
+	if other.Session().Token() != res[0].Version {
+		t.Fatalf("token %d after a batch of version %d", other.Session().Token(), res[0].Version)
 	}
 }

@@ -154,6 +154,12 @@ type API interface {
 	// Range returns one page of a range read; it returns an error wrapping
 	// ErrUnavailable when some partition could not be read at the level.
 	Range(ctx context.Context, req RangeRequest) (RangePage, error)
+	// ObserveVersion moves the node's clock past v, a version the client
+	// has seen (its causality token, sent as HeaderAfter): writes the node
+	// coordinates afterwards are newer than v whatever the wall clocks of
+	// the nodes involved. A v more than MaxVersionLead ahead of the node's
+	// wall clock is refused with an error wrapping ErrBadRequest.
+	ObserveVersion(v storage.Version) error
 	// Status describes the node and the cluster as this node sees it.
 	Status() Status
 	// Metrics writes the node's metrics in the Prometheus text format.

@@ -64,6 +64,11 @@ func required(l Level, replicas, def int) (int, error) {
 	return need, nil
 }
 
+// ObserveVersion implements API.
+func (n *Node) ObserveVersion(v storage.Version) error {
+	return n.clock.ObserveToken(v, MaxVersionLead)
+}
+
 // Put implements API.
 func (n *Node) Put(ctx context.Context, key, value []byte, w Level) WriteResult {
 	return n.writeKey(ctx, wire.Record{Key: key, Value: value}, w)

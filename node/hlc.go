@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -58,6 +59,24 @@ func (c *Clock) Now() storage.Version {
 		c.last = storage.NewVersion(last.Millis()+1, 0, c.node)
 	}
 	return c.last
+}
+
+// MaxVersionLead is how far ahead of a node's wall clock a version a client
+// presents (HeaderAfter) may be. Real clock skew is far below it; a token
+// beyond it is garbage, and accepting it would push the cluster's clocks
+// into the future.
+const MaxVersionLead = 10 * time.Minute
+
+// ObserveToken is Observe for a version a client presents: one more than
+// lead ahead of the wall clock is refused with an error wrapping
+// ErrBadRequest, and the clock does not move.
+func (c *Clock) ObserveToken(v storage.Version, lead time.Duration) error {
+	if ahead := time.Duration(v.Millis()-c.now().UnixMilli()) * time.Millisecond; ahead > lead {
+		return fmt.Errorf("%w: version %d is %v ahead of this node's clock (at most %v allowed): check the clocks of the nodes and the client's token",
+			ErrBadRequest, uint64(v), ahead, lead)
+	}
+	c.Observe(v)
+	return nil
 }
 
 // Observe moves the clock past v, a version seen from another node.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -63,4 +64,38 @@ func TestClockConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestClockObserveToken(t *testing.T) {
+	const ms = int64(1_700_000_000_000)
+	lead := time.Minute
+	tests := []struct {
+		name  string
+		token storage.Version
+		ok    bool
+	}{
+		{"behind the clock", storage.NewVersion(ms-5000, 0, 1), true},
+		{"ahead within the lead", storage.NewVersion(ms+59_000, 3, 1), true},
+		{"exactly the lead", storage.NewVersion(ms+60_000, 0, 1), true},
+		{"past the lead", storage.NewVersion(ms+60_001, 0, 1), false},
+		{"garbage", storage.Version(1<<63 + 12345), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewClock("a", func() time.Time { return time.UnixMilli(ms) })
+			err := c.ObserveToken(tt.token, lead)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ObserveToken(%v) = %v, want ok %v", tt.token, err, tt.ok)
+			}
+			v := c.Now()
+			switch {
+			case tt.ok && v <= tt.token:
+				t.Fatalf("accepted token %v, next version %v not above it", tt.token, v)
+			case !tt.ok && !errors.Is(err, ErrBadRequest):
+				t.Fatalf("refusal %v does not wrap ErrBadRequest", err)
+			case !tt.ok && v.Millis() != ms:
+				t.Fatalf("a refused token moved the clock to %v", v)
+			}
+		})
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"kvstore/storage"
 )
 
 // HTTPConfig holds the limits and deadlines of the HTTP API. A zero or
@@ -102,7 +104,32 @@ const (
 	HeaderRequired = "X-Kvstore-Required"
 	// HeaderReadRepair is "true" when a read sent read repair.
 	HeaderReadRepair = "X-Kvstore-Read-Repair"
+	// HeaderAfter, on a native write request (PUT, DELETE, batch), is the
+	// client's causality token: the highest X-Kvstore-Version it has seen,
+	// decimal. The write gets a newer version than that (API.ObserveVersion),
+	// so a client's writes through different nodes keep their order even
+	// when the nodes' clocks disagree.
+	HeaderAfter = "X-Kvstore-After"
 )
+
+// observeAfter applies the request's HeaderAfter, if any; on a bad token it
+// answers 400 and returns false.
+func (h *httpHandler) observeAfter(w http.ResponseWriter, r *http.Request) bool {
+	s := r.Header.Get(HeaderAfter)
+	if s == "" {
+		return true
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("node: %s: %q is not a version (a decimal uint64)", HeaderAfter, s))
+		return false
+	}
+	if err := h.api.ObserveVersion(storage.Version(v)); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
+}
 
 const (
 	// httpRangeChunk is the most records the range endpoints ask the
@@ -672,7 +699,7 @@ func (h *httpHandler) kvWrite(w *httpStatusWriter, r *http.Request, key string, 
 		return
 	}
 	level, ok := httpParseLevel(w, q, "w")
-	if !ok {
+	if !ok || !h.observeAfter(w, r) {
 		return
 	}
 	var res WriteResult
@@ -793,7 +820,7 @@ func (h *httpHandler) kvBatch(w *httpStatusWriter, r *http.Request) {
 		return
 	}
 	level, ok := httpParseLevel(w, q, "w")
-	if !ok {
+	if !ok || !h.observeAfter(w, r) {
 		return
 	}
 	dec, ok := h.bodyDecoder(w, r)

@@ -127,6 +127,22 @@ func (f *httpFakeAPI) Delete(ctx context.Context, key []byte, w Level) WriteResu
 	return f.write(key, nil, true, w)
 }
 
+// httpFakeMaxToken is the highest causality token the fake accepts.
+const httpFakeMaxToken = 1 << 40
+
+// ObserveVersion moves the fake's clock like Node's: the next write is
+// newer than v. A token above httpFakeMaxToken is refused.
+func (f *httpFakeAPI) ObserveVersion(v storage.Version) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fmt.Sprintf("observe %d", uint64(v)))
+	if v > httpFakeMaxToken {
+		return fmt.Errorf("%w: version %d is too far ahead", ErrBadRequest, uint64(v))
+	}
+	f.clock = max(f.clock, uint64(v))
+	return nil
+}
+
 func (f *httpFakeAPI) Get(ctx context.Context, key []byte, r Level) (ReadResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -1495,4 +1511,49 @@ func BenchmarkHTTPHandler(b *testing.B) {
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/kv", nil))
 		}
 	})
+}
+
+// A native write with X-Kvstore-After moves the node's clock past the token
+// before the write is versioned; a bad token is refused and writes nothing.
+func TestHTTPCausalityToken(t *testing.T) {
+	tests := []struct {
+		name, method, target, body, token string
+		code                              int
+		calls                             []string // the API calls, in order
+	}{
+		{"put", "PUT", "/kv/a", "v", "5000", 200, []string{"observe 5000", "put a"}},
+		{"delete", "DELETE", "/kv/a", "", "5000", 200, []string{"observe 5000", "delete a"}},
+		{"batch", "POST", "/kv", `{"records":[{"key":"YQ==","value":"dg=="}]}`, "5000", 200, []string{"observe 5000", "batch 1"}},
+		{"no token", "PUT", "/kv/a", "v", "", 200, []string{"put a"}},
+		{"not a number", "PUT", "/kv/a", "v", "12x", 400, nil},
+		{"negative", "PUT", "/kv/a", "v", "-1", 400, nil},
+		{"too far ahead", "PUT", "/kv/a", "v", strconv.FormatUint(httpFakeMaxToken+1, 10), 400, []string{fmt.Sprintf("observe %d", uint64(httpFakeMaxToken+1))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newHTTPFakeAPI(HTTPConfig{})
+			h := NewHTTPHandler(api, HTTPConfig{})
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
+			if tt.token != "" {
+				req.Header.Set(HeaderAfter, tt.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.code {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.code, rec.Body)
+			}
+			if fmt.Sprint(api.calls) != fmt.Sprint(tt.calls) {
+				t.Fatalf("calls %v, want %v", api.calls, tt.calls)
+			}
+			if tt.code != 200 {
+				if len(api.data) != 0 {
+					t.Fatalf("a refused write stored %d records", len(api.data))
+				}
+				return
+			}
+			if v, _ := strconv.ParseUint(rec.Header().Get(HeaderVersion), 10, 64); tt.method == "PUT" && tt.token != "" && v <= 5000 {
+				t.Fatalf("write version %d, want above the token 5000", v)
+			}
+		})
+	}
 }

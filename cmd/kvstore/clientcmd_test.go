@@ -42,6 +42,13 @@ func (a *cliAPI) Put(_ context.Context, key, value []byte, w node.Level) node.Wr
 	return a.write(key, value, false)
 }
 
+func (a *cliAPI) ObserveVersion(v storage.Version) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.clock = max(a.clock, uint64(v))
+	return nil
+}
+
 func (a *cliAPI) Delete(_ context.Context, key []byte, _ node.Level) node.WriteResult {
 	return a.write(key, nil, true)
 }

@@ -52,6 +52,9 @@ type Options struct {
 	// DropDelay is how long a node keeps a partition that moved away
 	// (node.Config.DropDelay). Default 100ms.
 	DropDelay time.Duration
+	// ClockSkew[i], when given, offsets node i's wall clock
+	// (node.Config.Now) from the real one.
+	ClockSkew []time.Duration
 }
 
 // Cluster is a running in-process cluster.
@@ -131,6 +134,16 @@ func (c *Cluster) Add() int {
 // Size returns the number of nodes the cluster ever had (running or not).
 func (c *Cluster) Size() int { return len(c.names) }
 
+// clock returns node i's wall clock: nil (the real one) unless ClockSkew
+// offsets it.
+func (c *Cluster) clock(i int) func() time.Time {
+	if i >= len(c.opts.ClockSkew) || c.opts.ClockSkew[i] == 0 {
+		return nil
+	}
+	skew := c.opts.ClockSkew[i]
+	return func() time.Time { return time.Now().Add(skew) }
+}
+
 // WaitRing waits until every running node places keys with a ring of n
 // members, all active (Status.RingSettled), so a test goes on from a
 // cluster whose nodes agree on placement.
@@ -191,6 +204,7 @@ func (c *Cluster) Restart(i int) {
 		DisableAntiEntropy:   c.opts.DisableAntiEntropy,
 		JoinSettle:           c.opts.JoinSettle,
 		DropDelay:            c.opts.DropDelay,
+		Now:                  c.clock(i),
 		AntiEntropy: antientropy.Config{
 			TreesPerSecond: -1,
 			BytesPerSecond: -1,
