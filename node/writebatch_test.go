@@ -57,14 +57,15 @@ func TestReplicaWritesMergeWhileOneIsInFlight(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, "the slow replica stores every write", func() bool {
-		for i := range writes {
-			if _, err := slow.LocalRecord(fmt.Appendf(nil, "k%02d", i)); err != nil {
-				return false
-			}
-		}
-		return true
+	// The counters move just after the records are applied.
+	waitFor(t, "the slow replica counts every write", func() bool {
+		return metricValue(t, slow, "kvstore_replica_records_written_total")-recordsBefore >= writes
 	})
+	for i := range writes {
+		if _, err := slow.LocalRecord(fmt.Appendf(nil, "k%02d", i)); err != nil {
+			t.Fatalf("k%02d on the slow replica: %v", i, err)
+		}
+	}
 	records := metricValue(t, slow, "kvstore_replica_records_written_total") - recordsBefore
 	requests := metricValue(t, slow, "kvstore_replica_write_requests_total") - requestsBefore
 	if records != writes {
