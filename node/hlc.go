@@ -71,9 +71,10 @@ const MaxVersionLead = 10 * time.Minute
 // lead ahead of the wall clock is refused with an error wrapping
 // ErrBadRequest, and the clock does not move.
 func (c *Clock) ObserveToken(v storage.Version, lead time.Duration) error {
-	if ahead := time.Duration(v.Millis()-c.now().UnixMilli()) * time.Millisecond; ahead > lead {
-		return fmt.Errorf("%w: version %d is %v ahead of this node's clock (at most %v allowed): check the clocks of the nodes and the client's token",
-			ErrBadRequest, uint64(v), ahead, lead)
+	// Compare milliseconds: a token centuries ahead overflows a Duration.
+	if ahead := v.Millis() - c.now().UnixMilli(); ahead > lead.Milliseconds() {
+		return fmt.Errorf("%w: version %d is %.0fs ahead of this node's clock (at most %v allowed): check the clocks of the nodes and the client's token",
+			ErrBadRequest, uint64(v), float64(ahead)/1000, lead)
 	}
 	c.Observe(v)
 	return nil

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,7 @@ func TestClockObserveToken(t *testing.T) {
 		{"exactly the lead", storage.NewVersion(ms+60_000, 0, 1), true},
 		{"past the lead", storage.NewVersion(ms+60_001, 0, 1), false},
 		{"garbage", storage.Version(1<<63 + 12345), false},
+		{"the largest version", storage.Version(math.MaxUint64), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
