@@ -19,6 +19,15 @@ type Config struct {
 	// averaged over rounds of the exchange (a burst of up to 100 ms worth
 	// is allowed). Default 8 MiB; negative means no cap.
 	BytesPerSecond int64
+	// ScanBytesPerSecond caps the bytes of records (keys and values) a
+	// replica reads per second to build Merkle trees, its own and those
+	// peers ask it for (the replica paces them with PacedIter; the
+	// Scheduler does not use it). A tree is rebuilt whenever its partition
+	// was written since the last one, so under steady writes a pass reads
+	// the whole data set: the cap keeps that to a known share of the disk,
+	// and a pass over more data than FullPassTarget allows takes longer.
+	// Default 32 MiB; negative means no cap.
+	ScanBytesPerSecond int64
 	// FullPassTarget is the time a pass over every work item should take:
 	// the background loop spreads the items of a pass evenly over it and
 	// starts the next pass when it has elapsed. A pass takes longer when the
@@ -38,8 +47,10 @@ type Config struct {
 const (
 	DefaultTreesPerSecond = 10
 	DefaultBytesPerSecond = 8 << 20
-	DefaultFullPassTarget = 10 * time.Minute
-	DefaultIdleInterval   = time.Second
+	// DefaultScanBytesPerSecond is Config.ScanBytesPerSecond's default.
+	DefaultScanBytesPerSecond = 32 << 20
+	DefaultFullPassTarget     = 10 * time.Minute
+	DefaultIdleInterval       = time.Second
 )
 
 // byteBurst is the debt the byte pacer lets build up before it sleeps.
@@ -48,11 +59,12 @@ const byteBurst = 100 * time.Millisecond
 // DefaultConfig returns the default Config.
 func DefaultConfig() Config {
 	return Config{
-		TreesPerSecond: DefaultTreesPerSecond,
-		BytesPerSecond: DefaultBytesPerSecond,
-		FullPassTarget: DefaultFullPassTarget,
-		IdleInterval:   DefaultIdleInterval,
-		Sync:           DefaultSyncConfig(),
+		TreesPerSecond:     DefaultTreesPerSecond,
+		BytesPerSecond:     DefaultBytesPerSecond,
+		ScanBytesPerSecond: DefaultScanBytesPerSecond,
+		FullPassTarget:     DefaultFullPassTarget,
+		IdleInterval:       DefaultIdleInterval,
+		Sync:               DefaultSyncConfig(),
 	}
 }
 
@@ -64,6 +76,9 @@ func (c Config) withDefaults() Config {
 	if c.BytesPerSecond == 0 {
 		c.BytesPerSecond = d.BytesPerSecond
 	}
+	if c.ScanBytesPerSecond == 0 {
+		c.ScanBytesPerSecond = d.ScanBytesPerSecond
+	}
 	if c.FullPassTarget == 0 {
 		c.FullPassTarget = d.FullPassTarget
 	}
@@ -72,6 +87,12 @@ func (c Config) withDefaults() Config {
 	}
 	c.Sync = c.Sync.withDefaults()
 	return c
+}
+
+// ScanPacer returns the Pacer of c's ScanBytesPerSecond (its default when
+// zero), for the replica's tree builds.
+func (c Config) ScanPacer() *Pacer {
+	return NewPacer(c.withDefaults().ScanBytesPerSecond, nil)
 }
 
 // Validate reports every problem of c (zero fields count as their
@@ -189,9 +210,9 @@ type Scheduler struct {
 	clock  Clock
 	syncer Syncer
 
-	passMu   sync.Mutex // serializes passes; guards the pacing state below
+	passMu   sync.Mutex // serializes passes; guards nextTree
 	nextTree time.Time  // when the next exchange may start
-	nextByte time.Time  // when the bytes exchanged so far are paid for
+	bytes    *Pacer     // BytesPerSecond
 
 	mu struct {
 		sync.Mutex
@@ -228,7 +249,8 @@ func NewScheduler(cfg Config, env Env) (*Scheduler, error) {
 	if s.clock == nil {
 		s.clock = realClock{}
 	}
-	s.syncer = Syncer{Config: s.cfg.Sync, Pace: s.paceBytes}
+	s.bytes = NewPacer(s.cfg.BytesPerSecond, s.clock)
+	s.syncer = Syncer{Config: s.cfg.Sync, Pace: s.bytes.Wait}
 	return s, nil
 }
 
@@ -376,20 +398,6 @@ func (s *Scheduler) takeTree(ctx context.Context) error {
 	}
 	s.nextTree = s.nextTree.Add(time.Duration(float64(time.Second) / s.cfg.TreesPerSecond))
 	return nil
-}
-
-// paceBytes waits for the byte rate cap. Called by the syncer with passMu
-// held.
-func (s *Scheduler) paceBytes(ctx context.Context, n int64) error {
-	if s.cfg.BytesPerSecond < 0 || n <= 0 {
-		return nil
-	}
-	now := s.clock.Now()
-	if s.nextByte.Before(now) {
-		s.nextByte = now
-	}
-	s.nextByte = s.nextByte.Add(time.Duration(float64(n) / float64(s.cfg.BytesPerSecond) * float64(time.Second)))
-	return s.sleepUntil(ctx, s.nextByte.Add(-byteBurst))
 }
 
 // Progress returns a snapshot of the scheduler's work.

@@ -83,7 +83,7 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 	if err != nil {
 		return nil, err
 	}
-	tree, err := antientropy.BuildTree(r.n.aeTreeConfig(), antientropy.StorageIter(it, partitionPrefixLen))
+	tree, err := antientropy.BuildTree(r.n.aeTreeConfig(), antientropy.PacedIter(ctx, antientropy.StorageIter(it, partitionPrefixLen), r.n.aeScan))
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
@@ -268,6 +268,9 @@ func (n *Node) aeTreeConfig() antientropy.TreeConfig { return antientropy.Defaul
 // newAntiEntropy creates the anti-entropy server and, unless disabled, the
 // (not yet started) background scheduler.
 func (n *Node) newAntiEntropy() error {
+	// Tree builds are paced whether or not background passes run: joins
+	// and peers' exchanges build trees too.
+	n.aeScan = n.cfg.AntiEntropy.ScanPacer()
 	cache := &treeCache{trees: map[int]cachedTree{}}
 	n.aeReplica = &aeReplica{n: n, cache: cache}
 	n.aeLocal = &aeReplica{n: n, cache: cache, anyPartition: true}

@@ -73,8 +73,9 @@ type Config struct {
 	Hints hintedhandoff.Config
 	// DisableAntiEntropy turns off the background Merkle-tree exchanges.
 	DisableAntiEntropy bool
-	// AntiEntropy paces them. Defaults: 200 exchanges per second, 8 MiB/s,
-	// a full pass over every shared partition every 30 s.
+	// AntiEntropy paces them. Defaults: 200 exchanges per second, 8 MiB/s
+	// exchanged, 32 MiB/s of records read to build trees, a full pass over
+	// every shared partition every 30 s (longer when the caps need it).
 	AntiEntropy antientropy.Config
 	// JoinSettle is how long a joining node waits, after streaming its
 	// partitions, for every coordinator to have seen it joining before it
@@ -210,6 +211,7 @@ type Node struct {
 	aeLocal   *aeReplica             // this node's side of its own exchanges: any partition
 	aeServer  *antientropy.Server    // serves peers' exchanges and joins
 	aeSched   *antientropy.Scheduler // nil with anti-entropy disabled
+	aeScan    *antientropy.Pacer     // paces the record reads of tree builds
 
 	// table is the read table and target the target table (see move.go);
 	// they are the same table when no partition is moving.
