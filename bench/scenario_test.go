@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -587,5 +590,27 @@ func TestFormatScenarioReport(t *testing.T) {
 	}
 	if FormatScenarioReport(back) != out {
 		t.Errorf("JSON round trip changed the report")
+	}
+}
+
+func TestIsConnError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{"reset", &url.Error{Op: "Put", Err: syscall.ECONNRESET}, true},
+		{"closed before the response", &url.Error{Op: "Put", Err: io.EOF}, true},
+		{"idle connection closed by a node shutting down", &url.Error{Op: "Put", URL: "http://n3/kv/k", Err: errors.New("http: server closed idle connection")}, true},
+		{"timeout", &url.Error{Op: "Put", Err: context.DeadlineExceeded}, false},
+		{"other", errors.New("http: ContentLength=5 with Body length 0"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isConnError(tt.err); got != tt.want {
+				t.Fatalf("isConnError(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

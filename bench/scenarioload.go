@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -365,8 +366,15 @@ func readAllInto(dst []byte, rd io.Reader) ([]byte, error) {
 func isConnError(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed)
+		errors.Is(err, net.ErrClosed) ||
+		// A node shutting down closed the kept-alive connection the
+		// request was about to use; net/http does not export this error.
+		strings.Contains(err.Error(), errServerClosedIdle)
 }
+
+// errServerClosedIdle is the text of net/http's error for a request sent on
+// a kept-alive connection the server closed meanwhile, unread.
+const errServerClosedIdle = "http: server closed idle connection"
 
 // phaseStats are the figures of one phase, kept in shards so that workers
 // rarely contend. record is safe for concurrent use; setAction and setEnd
