@@ -36,6 +36,7 @@ type writeQueue struct {
 }
 
 type queuedWrite struct {
+	ctx     context.Context // the writer's: once it ends, nobody waits
 	records []wire.Record
 	done    chan error // capacity 1
 }
@@ -71,14 +72,16 @@ func (n *Node) writeReplica(ctx context.Context, peer string, records []wire.Rec
 		n.releaseWriteSlot(q)
 		return err
 	}
-	w := &queuedWrite{records: records, done: make(chan error, 1)}
+	w := &queuedWrite{ctx: ctx, records: records, done: make(chan error, 1)}
 	q.waiting = append(q.waiting, w)
 	q.mu.Unlock()
 	select {
 	case err := <-w.done:
 		return err
 	case <-ctx.Done():
-		// It may still be sent and stored, like a write whose reply is late.
+		// The write is not sent once it is taken from the queue: the
+		// caller counts it failed (and keeps a hint), and a replica that
+		// stalls cannot make the queue grow past what its callers wait for.
 		return fmt.Errorf("replica %s: %w", peer, ctx.Err())
 	}
 }
@@ -128,19 +131,24 @@ func (n *Node) drainWrites(q *writeQueue) {
 }
 
 // take removes and returns the oldest waiting writes that fit in one
-// merged request (at least one). Called with q.mu held.
+// merged request (at least one, if any is left), dropping those whose
+// writer stopped waiting. Called with q.mu held.
 func (q *writeQueue) take() []*queuedWrite {
+	var batch []*queuedWrite
 	count, size, i := 0, 0, 0
 	for ; i < len(q.waiting); i++ {
 		w := q.waiting[i]
+		if w.ctx.Err() != nil {
+			continue
+		}
 		s := recordsSize(w.records)
-		if i > 0 && (count+len(w.records) > maxBatchRecords || size+s > maxBatchBytes) {
+		if len(batch) > 0 && (count+len(w.records) > maxBatchRecords || size+s > maxBatchBytes) {
 			break
 		}
+		batch = append(batch, w)
 		count += len(w.records)
 		size += s
 	}
-	batch := q.waiting[:i:i]
 	q.waiting = append([]*queuedWrite(nil), q.waiting[i:]...)
 	return batch
 }

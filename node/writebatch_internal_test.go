@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"kvstore/node/wire"
@@ -9,10 +10,17 @@ import (
 
 func TestWriteQueueTake(t *testing.T) {
 	write := func(records, valueSize int) *queuedWrite {
-		w := &queuedWrite{}
+		w := &queuedWrite{ctx: context.Background()}
 		for range records {
 			w.records = append(w.records, wire.Record{Key: []byte("k"), Value: bytes.Repeat([]byte("v"), valueSize), Version: 1})
 		}
+		return w
+	}
+	abandoned := func(records int) *queuedWrite {
+		w := write(records, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		w.ctx = ctx
 		return w
 	}
 	tests := []struct {
@@ -25,6 +33,8 @@ func TestWriteQueueTake(t *testing.T) {
 		{"record cap", []*queuedWrite{write(maxBatchRecords-1, 1), write(2, 1), write(1, 1)}, []int{maxBatchRecords - 1, 3}},
 		{"byte cap", []*queuedWrite{write(1, maxBatchBytes/2), write(1, maxBatchBytes/2), write(1, 1)}, []int{1, 2}},
 		{"an oversized write goes alone", []*queuedWrite{write(1, 2*maxBatchBytes), write(1, 1)}, []int{1, 1}},
+		{"writes nobody waits for are dropped", []*queuedWrite{abandoned(2), write(1, 1), abandoned(3), write(2, 1)}, []int{3}},
+		{"only abandoned writes", []*queuedWrite{abandoned(1), abandoned(1)}, []int{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
