@@ -26,11 +26,7 @@ func TestAntiEntropyRebuildsWipedReplica(t *testing.T) {
 	for i := range keys {
 		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("key-%05d", i)), Value: value(i)})
 	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
 	c.Stop(1)
 	c.Wipe(1)
 	c.Restart(1)

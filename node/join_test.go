@@ -203,11 +203,7 @@ func writeKeys(t *testing.T, c *nodetest.Cluster, prefix string, n int) map[stri
 		acks[k] = k + "@1"
 		muts = append(muts, node.Mutation{Key: []byte(k), Value: []byte(acks[k])})
 	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
 	return acks
 }
 

@@ -22,11 +22,7 @@ func TestLeaveHandsPartitionsOff(t *testing.T) {
 	for i := range keys {
 		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("key-%05d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
 	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
 	rep, err := c.Node(3).Leave(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +68,7 @@ func TestLeaveResumesAfterRestart(t *testing.T) {
 	for i := range 1000 {
 		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("key-%05d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
 	}
-	for _, r := range c.Node(0).Batch(ctxT(t), muts, node.LevelAll) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
 	// The node had marked itself leaving when it stopped.
 	for _, e := range c.Hub.View(c.Name(0)).Ledger() {
 		if e.Name == c.Name(3) {
