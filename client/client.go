@@ -328,9 +328,6 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte,
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, u.Redacted(), err)
 	}
-	if v, err := strconv.ParseUint(resp.Header.Get("X-Kvstore-Version"), 10, 64); err == nil {
-		c.session.Observe(v)
-	}
 	defer func() {
 		// Drain a little so the connection can be reused; a long
 		// unread remainder is cheaper to drop with the connection.
@@ -379,10 +376,12 @@ func (c *Client) httpError(resp *http.Response) error {
 	return e
 }
 
-// resultOf reads a Result from the response headers of a native request.
-func resultOf(h http.Header) Result {
+// resultOf reads a Result from the response headers of a native request,
+// and raises the session's token to its version.
+func (c *Client) resultOf(h http.Header) Result {
 	var r Result
 	r.Version, _ = strconv.ParseUint(h.Get("X-Kvstore-Version"), 10, 64)
+	c.session.Observe(r.Version)
 	r.Replicas, _ = strconv.Atoi(h.Get("X-Kvstore-Replicas"))
 	r.Required, _ = strconv.Atoi(h.Get("X-Kvstore-Required"))
 	r.ReadRepair = h.Get("X-Kvstore-Read-Repair") == "true"
@@ -392,7 +391,7 @@ func resultOf(h http.Header) Result {
 // write sends a native PUT or DELETE.
 func (c *Client) write(ctx context.Context, method string, key, value []byte, w string) (Result, error) {
 	hdr, err := c.do(ctx, method, c.keyURL(key, "w", w), value, "", nil)
-	res := resultOf(hdr)
+	res := c.resultOf(hdr)
 	var herr *HTTPError
 	if errors.As(err, &herr) && herr.Required > 0 {
 		res.Replicas, res.Required = herr.Replicas, herr.Required
@@ -427,7 +426,7 @@ func (c *Client) Get(ctx context.Context, key []byte, r string) ([]byte, Result,
 		value, err = readAll(resp)
 		return err
 	})
-	res := resultOf(hdr)
+	res := c.resultOf(hdr)
 	var herr *HTTPError
 	if errors.As(err, &herr) && herr.Required > 0 {
 		res.Replicas, res.Required = herr.Replicas, herr.Required

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -577,7 +578,7 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 		}
 		return got, failed
 	}
-	byNode, failed := ask(plan)
+	answers, failed := ask(plan)
 	if len(failed) > 0 {
 		// Ask a replica not asked yet for each partition of a node that
 		// failed or was late (R of N replicas leaves N-R spares).
@@ -585,28 +586,18 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 		var unavailable []string
 		for _, name := range failed {
 			for _, p := range plan[name] {
-				alt := ""
-				for _, r := range chooseReplicas(t.Replicas(p), len(t.Replicas(p)), p, n.cfg.Name, view) {
-					if pr := view.byName[r]; !contains(asked[p], r) && (r == n.cfg.Name || pr != nil && pr.up()) {
-						alt = r
-						break
-					}
-				}
+				alt := n.spareReplica(t.Replicas(p), asked[p], p, view)
 				if alt == "" {
 					unavailable = append(unavailable, name)
 					break
 				}
-				for i, a := range asked[p] {
-					if a == name {
-						asked[p][i] = alt
-					}
-				}
+				asked[p][slices.Index(asked[p], name)] = alt
 				retry[alt] = append(retry[alt], p)
 			}
 		}
 		if len(unavailable) == 0 {
 			got, again := ask(retry)
-			byNode = append(byNode, got...)
+			answers = append(answers, got...)
 			unavailable = again
 		}
 		if len(unavailable) > 0 {
@@ -619,7 +610,7 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 	// A node that hit the limit only covered keys up to its last one: the
 	// page is complete up to the smallest such key.
 	var cut []byte
-	for _, r := range byNode {
+	for _, r := range answers {
 		if r.more && len(r.recs) > 0 {
 			last := r.recs[len(r.recs)-1].Key
 			if cut == nil || bytes.Compare(last, cut) < 0 {
@@ -633,7 +624,7 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 		recs  []wire.Record
 	}
 	merged := map[string]*seen{}
-	for _, r := range byNode {
+	for _, r := range answers {
 		name := r.name
 		for _, rec := range r.recs {
 			if cut != nil && bytes.Compare(rec.Key, cut) > 0 {
@@ -693,6 +684,17 @@ func (n *Node) Range(ctx context.Context, req RangeRequest) (RangePage, error) {
 // maxRangePage bounds the records one range page holds (and asks of each
 // replica).
 const maxRangePage = 10000
+
+// spareReplica returns a live replica of partition p, among reps, that is
+// not in asked, in chooseReplicas order; "" if there is none.
+func (n *Node) spareReplica(reps, asked []string, p int, view *peerView) string {
+	for _, r := range chooseReplicas(reps, len(reps), p, n.cfg.Name, view) {
+		if pr := view.byName[r]; !contains(asked, r) && (r == n.cfg.Name || pr != nil && pr.up()) {
+			return r
+		}
+	}
+	return ""
+}
 
 // chooseReplicas picks need replicas of a partition to read from: the
 // coordinator itself if it is one, then live replicas starting at offset p

@@ -57,8 +57,8 @@ func (n *Node) writeQueueFor(peer, hint string) *writeQueue {
 // set) and returns once it acknowledged them, merging them with other
 // writes to the same peer when some are already in flight.
 func (n *Node) writeReplica(ctx context.Context, peer string, records []wire.Record, hint string) error {
-	if peer == n.cfg.Name {
-		_, err := n.ServeRPC(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint})
+	if peer == n.cfg.Name { // nothing to merge: no RPC
+		_, err := n.call(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint})
 		return err
 	}
 	q := n.writeQueueFor(peer, hint)
