@@ -14,6 +14,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -240,12 +241,37 @@ func (c *Cluster) Stop(i int) {
 }
 
 // Kill stops node i as a crash would look to its peers: its network stops
-// first, so peers see calls refused, and membership reports it dead.
+// first, so peers see calls refused, and membership reports it dead. It
+// returns once every running node sees it down, so what a test does next
+// meets the failure detector's verdict, not a view from before it.
 func (c *Cluster) Kill(i int) {
 	c.t.Helper()
 	c.Net.Stop(c.names[i])
 	c.Hub.SetState(c.names[i], gossip.StateDead)
 	c.Stop(i)
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.allSeeDown(c.names[i]) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("nodetest: the nodes do not see %s down within 10s", c.names[i])
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allSeeDown reports whether every running node reports member name
+// neither alive nor suspect.
+func (c *Cluster) allSeeDown(name string) bool {
+	for _, nd := range c.nodes {
+		if nd == nil {
+			continue
+		}
+		ms := nd.Status().Members
+		i := slices.IndexFunc(ms, func(m node.MemberStatus) bool { return m.Name == name })
+		if i >= 0 && (ms[i].State == "alive" || ms[i].State == "suspect") {
+			return false
+		}
+	}
+	return true
 }
 
 // Wipe deletes stopped node i's data directory, as a replaced disk would.
