@@ -39,6 +39,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kvstore dev:", err)
 		return 2
 	}
+	setServerProcs()
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
