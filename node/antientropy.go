@@ -73,9 +73,8 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 	c := r.cache
 	c.mu.Lock()
 	if ct, ok := c.trees[p]; ok && ct.gen == gen {
-		t := ct.tree.Clone()
 		c.mu.Unlock()
-		return t, nil
+		return ct.tree, nil // read-only for every holder (Replica.Tree)
 	}
 	c.mu.Unlock()
 	start, end := partitionBounds(p, nil, nil)
@@ -97,7 +96,7 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 			break
 		}
 	}
-	c.trees[p] = cachedTree{gen: gen, tree: tree.Clone()}
+	c.trees[p] = cachedTree{gen: gen, tree: tree}
 	c.mu.Unlock()
 	return tree, nil
 }
