@@ -108,7 +108,7 @@ func (db *DB) recoverLog() error {
 	if err != nil {
 		return err
 	}
-	if l.w, err = newWALWriter(f, db.opts.Sync, l.segmentSize(0)); err != nil {
+	if l.w, err = newWALWriter(f, db.opts.Sync, l.segmentSize(0), db.opts.GroupCommitWindow); err != nil {
 		f.Close()
 		return err
 	}

@@ -84,6 +84,15 @@ type Options struct {
 	Sync SyncMode
 	// SyncInterval is the fsync period of SyncInterval. Default 100ms.
 	SyncInterval time.Duration
+	// GroupCommitWindow is, in SyncAlways, the least time between the
+	// starts of two WAL fsyncs while the log is busy: writers arriving
+	// meanwhile join the next fsync. It applies only after an fsync that
+	// covered several records (minGroupToGather), so a writer alone, or a
+	// few taking turns, never wait for it. Under many concurrent writers it
+	// trades up to the window in latency for fewer fsyncs, each of which
+	// costs about 0.1 ms of CPU in the kernel. Default 2ms; negative
+	// disables it.
+	GroupCommitWindow time.Duration
 
 	// BlockSize is the target size of a table's data block. Default 4 KiB.
 	BlockSize int
@@ -108,7 +117,7 @@ type Options struct {
 	// shards. One runs whenever a compaction is due; the others start only
 	// when a level is twice over its target (compaction debt), so background
 	// work takes more CPU only when writes would otherwise stall. Default
-	// GOMAXPROCS.
+	// GOMAXPROCS or the number of CPUs, whichever is smaller.
 	MaxConcurrentCompactions int
 
 	// TombstoneGrace is how long a tombstone is kept before compaction may
@@ -129,6 +138,7 @@ const (
 	defaultMemtableSize        = 8 << 20
 	defaultCacheSize           = 64 << 20
 	defaultSyncInterval        = 100 * time.Millisecond
+	defaultGroupCommitWindow   = 2 * time.Millisecond
 	defaultBlockSize           = 4 << 10
 	defaultBloomBitsPerKey     = 10
 	defaultTargetFileSize      = 16 << 20
@@ -158,6 +168,9 @@ func (o Options) withDefaults() Options {
 	if o.SyncInterval == 0 {
 		o.SyncInterval = defaultSyncInterval
 	}
+	if o.GroupCommitWindow == 0 {
+		o.GroupCommitWindow = defaultGroupCommitWindow
+	}
 	if o.BlockSize == 0 {
 		o.BlockSize = defaultBlockSize
 	}
@@ -180,7 +193,9 @@ func (o Options) withDefaults() Options {
 		o.LevelMultiplier = defaultLevelMultiplier
 	}
 	if o.MaxConcurrentCompactions == 0 {
-		o.MaxConcurrentCompactions = runtime.GOMAXPROCS(0)
+		// A server may run more Ps than CPUs (to cover blocking syscalls);
+		// compactions are CPU work.
+		o.MaxConcurrentCompactions = min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	}
 	if o.TombstoneGrace == 0 {
 		o.TombstoneGrace = defaultTombstoneGrace

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"kvstore/storage/record"
 	"kvstore/storage/vfs"
@@ -23,12 +24,14 @@ func isNotExistErr(err error) bool { return errors.Is(err, iofs.ErrNotExist) }
 // writes everything buffered so far. Either way, in SyncAlways the first
 // writer waiting for durability leads an fdatasync that covers every record
 // appended before it started, and wakes the others; writers arriving
-// meanwhile share the next one.
+// meanwhile share the next one. When the log is busy, that next one starts
+// no sooner than the group-commit window after the previous one did.
 //
 // walWriter is safe for concurrent use.
 type walWriter struct {
 	mode    SyncMode
-	segSize int64 // size a mapped file is allocated with
+	segSize int64         // size a mapped file is allocated with
+	window  time.Duration // Options.GroupCommitWindow
 
 	mu    sync.Mutex // guards the fields below
 	cond  sync.Cond  // on mu: broadcast when written, synced or err change
@@ -50,7 +53,19 @@ type walWriter struct {
 
 	retiring sync.WaitGroup // files the log moved past, being finished
 	syncs    atomic.Int64   // fsyncs done
+	// Group-commit window state, guarded by mu: when the last fsync's
+	// leader started it, how many records the log had then, and how many
+	// that fsync covered since the one before.
+	syncStart    time.Time
+	startRecords int64
+	lastGroup    int64
+	records      int64 // records appended
 }
+
+// minGroupToGather is the size of the last fsync's group from which the
+// next fsync waits for the group-commit window: a writer alone, or a few
+// writers taking turns, never wait for it.
+const minGroupToGather = 4
 
 // walReleaseChunk is how much of a mapped WAL file is written before its
 // pages are dropped from the process (a multiple of the page size).
@@ -62,8 +77,8 @@ var errWALFull = errors.New("storage: WAL file full")
 
 // newWALWriter starts writing f. A file that can be mapped is allocated
 // segSize bytes and written through the mapping.
-func newWALWriter(f vfs.File, mode SyncMode, segSize int64) (*walWriter, error) {
-	w := &walWriter{f: f, mode: mode, segSize: segSize}
+func newWALWriter(f vfs.File, mode SyncMode, segSize int64, window time.Duration) (*walWriter, error) {
+	w := &walWriter{f: f, mode: mode, segSize: segSize, window: window}
 	w.cond.L = &w.mu
 	if err := w.mapFile(f, segSize); err != nil {
 		return nil, err
@@ -102,6 +117,7 @@ func (w *walWriter) append(payload []byte) (int64, error) {
 		}
 		n := int64(len(record.Append(w.mapped[off:off], payload)))
 		w.appended += n
+		w.records++
 		w.written = w.appended // in the page cache now
 		// Written pages stay in the page cache, not in this process: keep
 		// the mapping's resident size small.
@@ -113,6 +129,7 @@ func (w *walWriter) append(payload []byte) (int64, error) {
 	n := len(w.buf)
 	w.buf = record.Append(w.buf, payload)
 	w.appended += int64(len(w.buf) - n)
+	w.records++
 	return w.appended, nil
 }
 
@@ -136,13 +153,14 @@ func (w *walWriter) wait(end int64) error {
 			w.cond.Wait()
 			continue
 		}
-		w.lead(w.mode == SyncAlways)
+		w.lead(w.mode == SyncAlways, w.mode == SyncAlways)
 	}
 }
 
-// lead writes everything buffered, fsyncing if sync is set. It is called with
-// mu held and !busy, and returns with mu held.
-func (w *walWriter) lead(sync bool) {
+// lead writes everything buffered, fsyncing if sync is set, after the
+// group-commit window if gather is set. It is called with mu held and !busy,
+// and returns with mu held.
+func (w *walWriter) lead(sync, gather bool) {
 	w.busy = true
 	if sync {
 		// Let writers that are ready to append do so before the fsync
@@ -151,6 +169,12 @@ func (w *walWriter) lead(sync bool) {
 		w.mu.Unlock()
 		runtime.Gosched()
 		w.mu.Lock()
+		if gather && w.window > 0 && w.lastGroup >= minGroupToGather {
+			w.gather()
+		}
+		w.syncStart = time.Now()
+		w.lastGroup = w.records - w.startRecords
+		w.startRecords = w.records
 	}
 	buf, end, f := w.buf, w.appended, w.f
 	w.buf = w.spare[:0]
@@ -179,6 +203,17 @@ func (w *walWriter) lead(sync bool) {
 	w.cond.Broadcast()
 }
 
+// gather lets writers append until the group-commit window that began
+// when the previous fsync started ends. Called with mu held and busy set;
+// returns with mu held.
+func (w *walWriter) gather() {
+	if d := time.Until(w.syncStart.Add(w.window)); d > 0 {
+		w.mu.Unlock()
+		time.Sleep(d)
+		w.mu.Lock()
+	}
+}
+
 // sync writes and fsyncs everything appended so far (the periodic syncer and
 // rotation use it).
 func (w *walWriter) sync() error { return w.drain(true) }
@@ -200,7 +235,7 @@ func (w *walWriter) drain(sync bool) error {
 			w.cond.Wait()
 			continue
 		}
-		w.lead(sync)
+		w.lead(sync, false)
 	}
 	return w.err
 }
