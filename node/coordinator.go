@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"kvstore/node/wire"
@@ -168,13 +169,20 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 		err error
 	}
 	replies := make(chan reply, len(dests))
+	// One deadline for all the destinations (a timer and a context per
+	// write otherwise); the last write to finish releases it.
+	rctx, cancel := n.replicaCtx()
+	var running atomic.Int32
+	running.Store(int32(len(dests)))
 	for _, d := range dests {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			rctx, cancel := n.replicaCtx()
-			defer cancel()
-			replies <- reply{d, n.writeReplica(rctx, d.node, d.records, d.hintFor)}
+			err := n.writeReplica(rctx, d.node, d.records, d.hintFor)
+			if running.Add(-1) == 0 {
+				cancel()
+			}
+			replies <- reply{d, err}
 		}()
 	}
 	decided := func(i int) bool {
