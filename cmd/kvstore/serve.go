@@ -48,7 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.r, "r", 2, "default read quorum (R)")
 	fs.IntVar(&f.w, "w", 2, "default write quorum (W)")
 	fs.StringVar(&f.sync, "sync", "always", "WAL durability: always (fsync before acknowledging), interval or none")
-	fs.DurationVar(&f.syncWindow, "sync-window", 2*time.Millisecond, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes before it starts (fewer fsyncs under load; a lone writer never waits); 0: none")
+	fs.DurationVar(&f.syncWindow, "sync-window", 0, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes (fewer fsyncs, more latency, under load; a lone writer never waits): for several nodes sharing a machine's CPUs, e.g. 2ms; 0: none")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the cluster secret (also $KVSTORE_SECRET); a new cluster without one creates DATA/cluster.secret")
 	fs.IntVar(&f.partitions, "partitions", 1024, "partitions of the ring; fixed for the life of the cluster")
 	fs.BoolVar(&f.noHints, "no-hints", false, "strict quorums: no hinted handoff (a write counts only its own replicas' acknowledgements; anti-entropy repairs a replica that was down)")
@@ -87,18 +87,9 @@ func (f *serveFlags) config(stderr io.Writer) (node.Config, error) {
 		Secret:               secret,
 		DisableHintedHandoff: f.noHints,
 		AntiEntropy:          antientropy.Config{ScanBytesPerSecond: scanRate(f.aeScanMiB)},
-		Storage:              storage.Options{Sync: mode, GroupCommitWindow: groupCommitWindow(f.syncWindow)},
+		Storage:              storage.Options{Sync: mode, GroupCommitWindow: f.syncWindow},
 		Logger:               log.New(stderr, f.name+": ", log.LstdFlags),
 	}, nil
-}
-
-// groupCommitWindow turns -sync-window into the engine's option, whose
-// zero means the default: 0 on the command line is none.
-func groupCommitWindow(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
 }
 
 // scanRate turns -ae-scan-mib into a byte rate: negative is no cap, zero
