@@ -18,9 +18,10 @@ type Replica interface {
 	// records (BuildTree over a scan of the partition, or a Clone of a tree
 	// kept up to date). The tree is read-only from then on, for the caller
 	// and the replica alike, so a replica may hand the same tree to several
-	// callers (a cache of unchanged partitions' trees). It must fail if the replica does not hold partition (a
-	// Server would otherwise describe an empty tree, and the peer would
-	// stream the whole partition to a node that does not own it).
+	// callers (a cache of unchanged partitions' trees). It must fail if the
+	// replica does not hold partition (a Server would otherwise describe an
+	// empty tree, and the peer would stream the whole partition to a node
+	// that does not own it).
 	Tree(ctx context.Context, partition int) (*Tree, error)
 	// Entries returns one page of the partition's entries, tombstones
 	// included, as req describes; CollectEntries builds it from an iterator

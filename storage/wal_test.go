@@ -45,6 +45,7 @@ func TestGroupCommitWindow(t *testing.T) {
 			wg.Go(func() { // the stream: appends without waiting
 				var end int64
 				for time.Now().Before(stop) {
+					var err error
 					if end, err = w.append(payload); err != nil {
 						t.Error(err)
 						return
