@@ -9,7 +9,7 @@ import (
 	"kvstore/storage"
 )
 
-var benchSizes = []int{10_000, 100_000}
+var benchSizes = []int{0, 1_000, 10_000, 100_000}
 
 func BenchmarkBuildTree(b *testing.B) {
 	for _, n := range benchSizes {

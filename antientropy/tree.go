@@ -131,25 +131,42 @@ func NewTree(cfg TreeConfig) (*Tree, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Tree{cfg: cfg, levels: make([][]uint64, cfg.Depth+1)}
-	n := 1
-	for l := range t.levels {
-		t.levels[l] = make([]uint64, n)
-		n *= cfg.Fanout
-	}
+	t := newTree(cfg)
 	t.rehash()
 	return t, nil
+}
+
+// newTree returns a tree of the valid shape cfg (defaults applied) whose
+// nodes are all zero: the leaves of an empty tree, and inner nodes that the
+// caller must rehash. The inner levels share one allocation; the leaves,
+// a power-of-two size in the default shapes, have their own.
+func newTree(cfg TreeConfig) *Tree {
+	inner, n := 0, 1
+	for range cfg.Depth {
+		inner += n
+		n *= cfg.Fanout
+	}
+	nodes := make([]uint64, inner)
+	t := &Tree{cfg: cfg, levels: make([][]uint64, cfg.Depth+1)}
+	n = 1
+	for l := range cfg.Depth {
+		t.levels[l], nodes = nodes[:n:n], nodes[n:]
+		n *= cfg.Fanout
+	}
+	t.levels[cfg.Depth] = make([]uint64, n)
+	return t
 }
 
 // BuildTree builds the tree of shape cfg over every record it yields. The
 // order of the records does not matter. It returns it.Err() if the
 // iteration failed.
 func BuildTree(cfg TreeConfig, it RecordIterator) (*Tree, error) {
-	t, err := NewTree(cfg)
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	leaves := t.levels[cfg.withDefaults().Depth]
+	t := newTree(cfg) // hashed once, when the leaves are filled
+	leaves := t.levels[cfg.Depth]
 	n := uint64(len(leaves))
 	var count int64
 	for it.Next() {

@@ -26,6 +26,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	basePort := fs.Int("port", 8080, "HTTP port of node 1; node i serves HTTP on PORT+i-1, RPC on PORT+100+i-1 and gossip on PORT+200+i-1")
 	n := fs.Int("n", 3, "replicas per key (N)")
 	sync := fs.String("sync", "always", "WAL durability: always, interval or none")
+	syncWindow := fs.Duration("sync-window", -1, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes; default 2ms for several nodes, 0 for one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole cluster (all nodes run in this process) to this file until it stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -38,6 +39,9 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "kvstore dev:", err)
 		return 2
+	}
+	if *syncWindow < 0 {
+		*syncWindow = devSyncWindow(*nodes)
 	}
 	setServerProcs()
 	if *cpuProfile != "" {
@@ -78,7 +82,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 			R:          min(2, *n),
 			W:          min(2, *n),
 			Secret:     secret,
-			Storage:    storage.Options{Sync: mode, GroupCommitWindow: devSyncWindow(*nodes)},
+			Storage:    storage.Options{Sync: mode, GroupCommitWindow: *syncWindow},
 			Logger:     log.New(stderr, name+": ", log.LstdFlags),
 		}
 		if i > 1 {

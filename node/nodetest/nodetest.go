@@ -56,6 +56,8 @@ type Options struct {
 	// ClockSkew[i], when given, offsets node i's wall clock
 	// (node.Config.Now) from the real one.
 	ClockSkew []time.Duration
+	// Sync is the nodes' WAL durability. Default storage.SyncAlways.
+	Sync storage.SyncMode
 }
 
 // Cluster is a running in-process cluster.
@@ -213,7 +215,7 @@ func (c *Cluster) Restart(i int) {
 			FullPassTarget:     c.opts.AntiEntropyPass,
 			IdleInterval:       100 * time.Millisecond,
 		},
-		Storage:    storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20},
+		Storage:    storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20, Sync: c.opts.Sync},
 		Transport:  tr,
 		Membership: c.Hub.View(name),
 		Join:       join,
