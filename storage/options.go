@@ -219,6 +219,7 @@ func (o Options) Validate() error {
 	check(o.MaxImmutableMemtables < 1, "MaxImmutableMemtables %d < 1", o.MaxImmutableMemtables)
 	check(o.Sync < SyncAlways || o.Sync > SyncNone, "unknown Sync mode %d", int(o.Sync))
 	check(o.SyncInterval < 0, "SyncInterval %v is negative", o.SyncInterval)
+	check(o.GroupCommitWindow < 0, "GroupCommitWindow %v is negative", o.GroupCommitWindow)
 	check(o.BlockSize < 256 || o.BlockSize > 1<<20, "BlockSize %d out of range [256, 1 MiB]", o.BlockSize)
 	check(o.BloomBitsPerKey < 0 || o.BloomBitsPerKey > 32, "BloomBitsPerKey %d out of range [0, 32]", o.BloomBitsPerKey)
 	check(o.TargetFileSize < 64<<10, "TargetFileSize %d < 64 KiB", o.TargetFileSize)

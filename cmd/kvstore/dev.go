@@ -26,7 +26,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	basePort := fs.Int("port", 8080, "HTTP port of node 1; node i serves HTTP on PORT+i-1, RPC on PORT+100+i-1 and gossip on PORT+200+i-1")
 	n := fs.Int("n", 3, "replicas per key (N)")
 	sync := fs.String("sync", "always", "WAL durability: always, interval or none")
-	syncWindow := fs.Duration("sync-window", -1, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes; default 2ms for several nodes, 0 for one")
+	syncWindow := fs.Duration("sync-window", 0, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes (when not given: 2ms for several nodes, 0 for one)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole cluster (all nodes run in this process) to this file until it stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -40,8 +40,12 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kvstore dev:", err)
 		return 2
 	}
-	if *syncWindow < 0 {
+	if !flagSet(fs, "sync-window") {
 		*syncWindow = devSyncWindow(*nodes)
+	}
+	if *syncWindow < 0 {
+		fmt.Fprintln(stderr, "kvstore dev: -sync-window must not be negative")
+		return 2
 	}
 	setServerProcs()
 	if *cpuProfile != "" {
@@ -128,6 +132,13 @@ func waitActive(nodes []*node.Node, timeout time.Duration) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// flagSet reports whether the command line set the flag name of fs.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // devSyncWindow is the group-commit window of a dev cluster's nodes. They
