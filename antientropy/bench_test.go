@@ -9,10 +9,12 @@ import (
 	"kvstore/storage"
 )
 
-var benchSizes = []int{0, 1_000, 10_000, 100_000}
+var benchSizes = []int{10_000, 100_000}
 
 func BenchmarkBuildTree(b *testing.B) {
-	for _, n := range benchSizes {
+	// 0 and 1,000 records: the fixed cost of a tree, which dominates for
+	// the small partitions of a small data set.
+	for _, n := range append([]int{0, 1_000}, benchSizes...) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			recs := randomRecords(rand.New(rand.NewPCG(1, 2)), n)
 			b.ReportAllocs()
@@ -21,7 +23,9 @@ func BenchmarkBuildTree(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			if n > 0 {
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			}
 		})
 	}
 }
