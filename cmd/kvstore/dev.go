@@ -40,12 +40,8 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kvstore dev:", err)
 		return 2
 	}
-	if !flagSet(fs, "sync-window") {
+	if !hasFlag(args, "sync-window") {
 		*syncWindow = devSyncWindow(*nodes)
-	}
-	if *syncWindow < 0 {
-		fmt.Fprintln(stderr, "kvstore dev: -sync-window must not be negative")
-		return 2
 	}
 	setServerProcs()
 	if *cpuProfile != "" {
@@ -132,13 +128,6 @@ func waitActive(nodes []*node.Node, timeout time.Duration) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// flagSet reports whether the command line set the flag name of fs.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // devSyncWindow is the group-commit window of a dev cluster's nodes. They
