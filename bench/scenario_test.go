@@ -614,3 +614,31 @@ func TestIsConnError(t *testing.T) {
 		})
 	}
 }
+
+func TestFreeLoopbackPorts(t *testing.T) {
+	ports, err := FreeLoopbackPorts(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := ephemeralPortsStart()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d returned twice: %v", p, ports)
+		}
+		seen[p] = true
+		if low > 0 && (p < minLocalPort || p >= low) {
+			t.Errorf("port %d outside [%d, %d): a client connection could take it", p, minLocalPort, low)
+		}
+		ln, err := net.Listen("tcp", loopback(p))
+		if err != nil {
+			t.Fatalf("port %d not free for TCP: %v", p, err)
+		}
+		ln.Close()
+		pc, err := net.ListenPacket("udp", loopback(p))
+		if err != nil {
+			t.Fatalf("port %d not free for UDP: %v", p, err)
+		}
+		pc.Close()
+	}
+}

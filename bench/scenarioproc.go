@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -89,7 +90,7 @@ func (c *scenarioCluster) add(i int) error {
 		p += 3 * i
 		n.http, n.rpc, n.gossip = loopback(p), loopback(p+1), loopback(p+2)
 	} else {
-		ports, err := freeLoopbackPorts(3)
+		ports, err := FreeLoopbackPorts(3)
 		if err != nil {
 			return fmt.Errorf("ports of %s: %w", name, err)
 		}
@@ -106,9 +107,14 @@ func (c *scenarioCluster) add(i int) error {
 
 func loopback(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
-// freeLoopbackPorts returns n distinct loopback ports that were free for
-// TCP and UDP (gossip uses both) a moment ago.
-func freeLoopbackPorts(n int) ([]int, error) {
+// FreeLoopbackPorts returns n distinct loopback ports that were free for
+// TCP and UDP (gossip uses both) a moment ago, for the nodes of a local
+// cluster. Where the kernel says which ports it picks for outgoing
+// connections (Linux: ip_local_port_range), they are chosen at random
+// below that range: no client connection can take a node's port between
+// this check and the node binding it, nor while a killed node restarts.
+// Elsewhere the kernel picks them.
+func FreeLoopbackPorts(n int) ([]int, error) {
 	var ports []int
 	var closers []io.Closer
 	defer func() {
@@ -116,16 +122,21 @@ func freeLoopbackPorts(n int) ([]int, error) {
 			c.Close()
 		}
 	}()
+	low := ephemeralPortsStart()
 	for tries := 0; len(ports) < n; tries++ {
-		if tries > 100 {
+		if tries > 100+10*n {
 			return nil, errors.New("bench: no free loopback ports")
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port := 0 // the kernel's choice
+		if low > minLocalPort+n {
+			port = minLocalPort + rand.IntN(low-minLocalPort)
+		}
+		ln, err := net.Listen("tcp", loopback(port))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		closers = append(closers, ln)
-		port := ln.Addr().(*net.TCPAddr).Port
+		port = ln.Addr().(*net.TCPAddr).Port
 		pc, err := net.ListenPacket("udp", loopback(port))
 		if err != nil {
 			continue
@@ -134,6 +145,24 @@ func freeLoopbackPorts(n int) ([]int, error) {
 		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// minLocalPort is the lowest port FreeLoopbackPorts picks itself: above
+// the well-known and most registered services' ports.
+const minLocalPort = 10000
+
+// ephemeralPortsStart returns the first port of the range the kernel picks
+// outgoing connections' ports from, or 0 if it cannot tell.
+func ephemeralPortsStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
+		return 0
+	}
+	return low
 }
 
 // targets returns the nodes the load sends requests to: every member,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,21 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"kvstore/bench"
 )
 
 // The multi-process test builds the kvstore binary, runs a three-node
 // cluster of real processes on loopback, drives both HTTP APIs, SIGKILLs a
 // node while reading and writing at quorum, and restarts it.
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 type proc struct {
 	name, http, rpc, gossip string
@@ -109,13 +100,17 @@ func TestClusterOfProcesses(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	os.WriteFile(secret, []byte("a-test-cluster-secret-0123456789\n"), 0o600)
+	ports, err := bench.FreeLoopbackPorts(9)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ps []*proc
 	for i := range 3 {
 		ps = append(ps, &proc{
 			name:   fmt.Sprintf("p%d", i),
-			http:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			rpc:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			gossip: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			http:   fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
+			rpc:    fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
+			gossip: fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
 		})
 	}
 	defer func() {
