@@ -22,17 +22,57 @@ func (n *Node) call(ctx context.Context, name string, req wire.Message) (wire.Me
 	if name == n.cfg.Name {
 		return n.ServeRPC(ctx, name, req)
 	}
+	addr, err := n.peerRPC(name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := n.tr.Call(ctx, addr, req)
+	if err != nil {
+		return nil, n.replicaFailed(name, err)
+	}
+	return resp, nil
+}
+
+// send is call without waiting: done gets its result, exactly once, from
+// another goroutine or before send returns. done must not block. A request
+// to this node is served in a goroutine of its own; one to a peer is left
+// to the transport, so a coordinator waiting for several replicas has no
+// goroutine per replica.
+func (n *Node) send(ctx context.Context, name string, req wire.Message, done func(wire.Message, error)) {
+	if name == n.cfg.Name {
+		n.wg.Go(func() { done(n.ServeRPC(ctx, name, req)) })
+		return
+	}
+	addr, err := n.peerRPC(name)
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	n.wg.Add(1)
+	n.tr.Go(ctx, addr, req, func(resp wire.Message, err error) {
+		defer n.wg.Done()
+		if err != nil {
+			err = n.replicaFailed(name, err)
+		}
+		done(resp, err)
+	})
+}
+
+// peerRPC returns the RPC address of the peer name, or an error wrapping
+// ErrUnavailable when gossip does not report it up.
+func (n *Node) peerRPC(name string) (string, error) {
 	p := n.peers.Load().byName[name]
 	if p == nil || !p.up() || p.rpc == "" {
 		n.metrics.replicaDown.Add(1)
-		return nil, fmt.Errorf("%w: replica %s is down", ErrUnavailable, name)
+		return "", fmt.Errorf("%w: replica %s is down", ErrUnavailable, name)
 	}
-	resp, err := n.tr.Call(ctx, p.rpc, req)
-	if err != nil {
-		n.metrics.replicaErrors.Add(1)
-		return nil, fmt.Errorf("replica %s: %w", name, err)
-	}
-	return resp, nil
+	return p.rpc, nil
+}
+
+// replicaFailed counts and describes the failed RPC to replica name.
+func (n *Node) replicaFailed(name string, err error) error {
+	n.metrics.replicaErrors.Add(1)
+	return fmt.Errorf("replica %s: %w", name, err)
 }
 
 // countUp returns how many of the named nodes gossip reports up (this node
@@ -94,7 +134,9 @@ func (n *Node) writeKey(ctx context.Context, rec wire.Record, w Level) WriteResu
 // replaced by the next live node of the partition's ring order that is not
 // a replica, which keeps the record as a hint for it; when there is none (a
 // ring of N nodes), the coordinator keeps the hint. A replica whose RPC
-// fails gets a hint kept by the coordinator. A hint counts toward W when it
+// fails gets a hint kept by the coordinator, whether or not the write had
+// already met its level (the client may have its answer). A hint counts
+// toward W when it
 // is kept on a node that has not already acknowledged the key (sloppy
 // quorum).
 //
@@ -165,8 +207,9 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 	}
 
 	type reply struct {
-		d   *dest
-		err error
+		d          *dest
+		err        error
+		hintedHere bool // d failed and this node keeps its records as hints
 	}
 	replies := make(chan reply, len(dests))
 	// One deadline for all the destinations (a timer and a context per
@@ -174,16 +217,29 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 	rctx, cancel := n.replicaCtx()
 	var running atomic.Int32
 	running.Store(int32(len(dests)))
+	finish := func(r reply) {
+		if running.Add(-1) == 0 {
+			cancel()
+		}
+		replies <- r
+	}
 	for _, d := range dests {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			err := n.writeReplica(rctx, d.node, d.records, d.hintFor)
-			if running.Add(-1) == 0 {
-				cancel()
+		n.writeReplica(rctx, d.node, d.records, d.hintFor, func(err error) {
+			if err == nil || n.hints == nil || d.node == n.cfg.Name {
+				finish(reply{d: d, err: err})
+				return
 			}
-			replies <- reply{d, err}
-		}()
+			// A failed destination's records become hints kept here, also
+			// when the client has its answer already. Writing them takes
+			// a disk write: not in the transport's goroutine.
+			n.wg.Go(func() {
+				hintFor := d.hintFor
+				if hintFor == "" {
+					hintFor = d.node
+				}
+				finish(reply{d: d, err: err, hintedHere: n.keepHints(hintFor, d.records) == nil})
+			})
+		})
 	}
 	decided := func(i int) bool {
 		res := &results[i]
@@ -221,15 +277,6 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 			n.countWrites(results)
 			return results
 		}
-		// A failed destination's records become hints kept here.
-		var hintedHere bool
-		if r.err != nil && n.hints != nil && r.d.node != n.cfg.Name {
-			hintFor := r.d.hintFor
-			if hintFor == "" {
-				hintFor = r.d.node
-			}
-			hintedHere = n.keepHints(hintFor, r.d.records) == nil
-		}
 		for _, k := range r.d.keys {
 			was := decided(k)
 			pending[k] = removeOne(pending[k], r.d.node)
@@ -238,7 +285,7 @@ func (n *Node) Batch(ctx context.Context, muts []Mutation, w Level) []WriteResul
 				if !contains(acked[k], r.d.node) {
 					acked[k] = append(acked[k], r.d.node)
 				}
-			case hintedHere:
+			case r.hintedHere:
 				if !contains(acked[k], n.cfg.Name) {
 					acked[k] = append(acked[k], n.cfg.Name)
 				}
@@ -353,12 +400,9 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 	launch := func() {
 		name := order[launched]
 		launched++
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			rctx, cancel := n.replicaCtx()
-			defer cancel()
-			resp, err := n.call(rctx, name, &wire.ReadRequest{Keys: [][]byte{key}})
+		rctx, cancel := n.replicaCtx()
+		n.send(rctx, name, &wire.ReadRequest{Keys: [][]byte{key}}, func(resp wire.Message, err error) {
+			cancel()
 			var res wire.ReadResult
 			if err == nil {
 				rr, ok := resp.(*wire.ReadResponse)
@@ -369,7 +413,7 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 				}
 			}
 			replies <- readReply{name, res, err}
-		}()
+		})
 	}
 	for launched < need {
 		launch()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,5 +109,43 @@ func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out after %v waiting: %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A replica that stalls (up by gossip, its RPCs unanswered) while writes
+// meet their quorum without it gets every one of them as a hint: the
+// clients have their answers before its RPCs time out, and the writes that
+// queued behind them are failed too. Once the link heals, the hints bring
+// it up to date without anti-entropy.
+func TestStalledReplicaGetsHintsForWritesPastQuorum(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableAntiEntropy: true, ReplicaTimeout: 200 * time.Millisecond})
+	c.Net.Block(c.Name(0), c.Name(1))
+	const writes = 40
+	var wg sync.WaitGroup
+	for i := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("k%02d", i)
+			res := c.Node(0).Put(ctxT(t), []byte(key), []byte("v"+key), node.LevelQuorum)
+			if res.Err != nil {
+				t.Errorf("put %s: %v", key, res.Err)
+			}
+		}()
+	}
+	wg.Wait()
+	waitForLong(t, "a hint for every write", 10*time.Second, func() bool {
+		return c.Node(0).Status().Hints.Pending >= writes
+	})
+	c.Net.Unblock(c.Name(0), c.Name(1))
+	waitForLong(t, "the hints to drain", 30*time.Second, func() bool {
+		return c.Node(0).Status().Hints.Pending == 0
+	})
+	for i := range writes {
+		key := fmt.Sprintf("k%02d", i)
+		rec, err := c.Node(1).LocalRecord([]byte(key))
+		if err != nil || string(rec.Value) != "v"+key {
+			t.Fatalf("%s on the replica that stalled: %+v, %v", key, rec, err)
+		}
 	}
 }

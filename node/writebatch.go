@@ -15,7 +15,8 @@ import (
 // slot frees: one frame each way, and on the replica one apply (one WAL
 // append per shard, one group-commit wait) for all of them. An idle
 // coordinator never waits, so batching costs latency only where a write
-// would have queued behind others anyway.
+// would have queued behind others anyway. Nothing here blocks: the
+// response to one request sends the next (Node.send).
 
 const (
 	// writeSlots is how many WriteRequests to one peer (and hint target)
@@ -36,9 +37,9 @@ type writeQueue struct {
 }
 
 type queuedWrite struct {
-	ctx     context.Context // the writer's: once it ends, nobody waits
+	ctx     context.Context // the writer's: once it ends, the write is not sent
 	records []wire.Record
-	done    chan error // capacity 1
+	done    func(error)
 }
 
 type writeQueueKey struct{ peer, hint string }
@@ -54,91 +55,78 @@ func (n *Node) writeQueueFor(peer, hint string) *writeQueue {
 }
 
 // writeReplica stores records on the replica peer (as hints for hint, when
-// set) and returns once it acknowledged them, merging them with other
-// writes to the same peer when some are already in flight.
-func (n *Node) writeReplica(ctx context.Context, peer string, records []wire.Record, hint string) error {
+// set) and calls done once it acknowledged them or failed, merging them with
+// other writes to the same peer when some are already in flight. done is
+// called exactly once, possibly before writeReplica returns, and must not
+// block.
+func (n *Node) writeReplica(ctx context.Context, peer string, records []wire.Record, hint string, done func(error)) {
 	if peer == n.cfg.Name { // nothing to merge: no RPC
-		_, err := n.call(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint})
-		return err
+		n.send(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint}, func(_ wire.Message, err error) { done(err) })
+		return
 	}
 	q := n.writeQueueFor(peer, hint)
 	q.mu.Lock()
 	if q.inflight < writeSlots {
-		// A free slot means nothing waits (slots are released only when
-		// the queue is empty): send now, from this goroutine.
+		// A free slot means nothing waits (a slot is freed only when the
+		// queue is empty): send now.
 		q.inflight++
 		q.mu.Unlock()
-		_, err := n.call(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint})
-		n.releaseWriteSlot(q)
-		return err
-	}
-	w := &queuedWrite{ctx: ctx, records: records, done: make(chan error, 1)}
-	q.waiting = append(q.waiting, w)
-	q.mu.Unlock()
-	select {
-	case err := <-w.done:
-		return err
-	case <-ctx.Done():
-		// The write is not sent once it is taken from the queue: the
-		// caller counts it failed (and keeps a hint), and a replica that
-		// stalls cannot make the queue grow past what its callers wait for.
-		return fmt.Errorf("replica %s: %w", peer, ctx.Err())
-	}
-}
-
-// releaseWriteSlot frees a slot of q, or hands it to a goroutine that sends
-// the writes that queued meanwhile.
-func (n *Node) releaseWriteSlot(q *writeQueue) {
-	q.mu.Lock()
-	if len(q.waiting) == 0 {
-		q.inflight--
-		q.mu.Unlock()
+		n.send(ctx, peer, &wire.WriteRequest{Records: records, Hint: hint}, func(_ wire.Message, err error) {
+			done(err)
+			n.sendWaiting(q)
+		})
 		return
 	}
+	q.waiting = append(q.waiting, &queuedWrite{ctx: ctx, records: records, done: done})
 	q.mu.Unlock()
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.drainWrites(q)
-	}()
 }
 
-// drainWrites sends q's waiting writes in merged WriteRequests until none
-// is left, then frees its slot.
-func (n *Node) drainWrites(q *writeQueue) {
-	var records []wire.Record
-	for {
-		q.mu.Lock()
-		batch := q.take()
-		if len(batch) == 0 {
-			q.inflight--
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		records = records[:0]
-		for _, w := range batch {
-			records = append(records, w.records...)
-		}
-		ctx, cancel := n.replicaCtx()
-		_, err := n.call(ctx, q.peer, &wire.WriteRequest{Records: records, Hint: q.hint})
+// sendWaiting runs when one of q's requests is answered: it sends the
+// writes that queued meanwhile, merged, on the slot that request held, or
+// frees the slot when none is left. Writes whose writer stopped waiting are
+// failed, not sent: the writer counts them failed (and keeps a hint). Every
+// request ends by its deadline (ReplicaTimeout), so behind a replica that
+// stalls the queue holds at most the writes of about two deadlines.
+func (n *Node) sendWaiting(q *writeQueue) {
+	q.mu.Lock()
+	batch, expired := q.take()
+	if len(batch) == 0 {
+		q.inflight--
+	}
+	q.mu.Unlock()
+	for _, w := range expired {
+		w.done(fmt.Errorf("replica %s: %w", q.peer, w.ctx.Err()))
+	}
+	if len(batch) == 0 {
+		return
+	}
+	count := 0
+	for _, w := range batch {
+		count += len(w.records)
+	}
+	records := make([]wire.Record, 0, count)
+	for _, w := range batch {
+		records = append(records, w.records...)
+	}
+	ctx, cancel := n.replicaCtx()
+	n.send(ctx, q.peer, &wire.WriteRequest{Records: records, Hint: q.hint}, func(_ wire.Message, err error) {
 		cancel()
 		for _, w := range batch {
-			w.done <- err
+			w.done(err)
 		}
-		clear(records) // drop references to the values
-	}
+		n.sendWaiting(q)
+	})
 }
 
 // take removes and returns the oldest waiting writes that fit in one
-// merged request (at least one, if any is left), dropping those whose
-// writer stopped waiting. Called with q.mu held.
-func (q *writeQueue) take() []*queuedWrite {
-	var batch []*queuedWrite
+// merged request (at least one, if any is left), and the writes before
+// them whose writer stopped waiting. Called with q.mu held.
+func (q *writeQueue) take() (batch, expired []*queuedWrite) {
 	count, size, i := 0, 0, 0
 	for ; i < len(q.waiting); i++ {
 		w := q.waiting[i]
 		if w.ctx.Err() != nil {
+			expired = append(expired, w)
 			continue
 		}
 		s := recordsSize(w.records)
@@ -150,7 +138,7 @@ func (q *writeQueue) take() []*queuedWrite {
 		size += s
 	}
 	q.waiting = append([]*queuedWrite(nil), q.waiting[i:]...)
-	return batch
+	return batch, expired
 }
 
 // recordsSize approximates the encoded size of records.

@@ -58,9 +58,15 @@ type outFrame struct {
 	release bool
 }
 
-// call is one request waiting for its response.
+// call is one request waiting for its response: a caller of roundTrip
+// waiting on ch, or a callback (start).
 type call struct {
 	ch chan result // capacity 1; exactly one result is sent per use
+	// done, when set, gets the response instead of ch, from the reader
+	// (or from fail, or from the watch of the caller's context, which stop
+	// ends; whichever removes the call from pending calls done).
+	done func(wire.Message, error)
+	stop func() bool
 }
 
 type result struct {
@@ -133,6 +139,10 @@ func (c *conn) fail(err error) {
 		}
 	}
 	for _, cl := range pending {
+		if cl.done != nil {
+			c.finish(cl, nil, callErr)
+			continue
+		}
 		cl.ch <- result{err: callErr}
 	}
 }
@@ -282,13 +292,70 @@ func (c *conn) roundTrip(ctx context.Context, fb *[]byte) (resp wire.Message, er
 	if res.err != nil {
 		return nil, res.err, true
 	}
-	m, err := wire.DecodeBody(res.hdr.Type, *res.body)
-	putBuf(res.body)
-	if err != nil {
-		return nil, fmt.Errorf("transport: bad response from %s: %w", c.addr, err), true
-	}
-	resp, err = ResponseResult(c.addr, m)
+	resp, err = c.response(res.hdr, res.body)
 	return resp, err, true
+}
+
+// response decodes a response frame's body, which it releases.
+func (c *conn) response(h wire.Header, body *[]byte) (wire.Message, error) {
+	m, err := wire.DecodeBody(h.Type, *body)
+	putBuf(body)
+	if err != nil {
+		return nil, fmt.Errorf("transport: bad response from %s: %w", c.addr, err)
+	}
+	return ResponseResult(c.addr, m)
+}
+
+// start sends the encoded request fb and calls done with its response
+// (roundTrip without waiting). It takes ownership of fb unless it returns
+// false, having sent nothing: the connection is closed or at its limit of
+// requests in flight.
+func (c *conn) start(ctx context.Context, fb *[]byte, done func(wire.Message, error)) bool {
+	select {
+	case c.sem <- struct{}{}:
+	default:
+		return false
+	}
+	cl := &call{done: done}
+	id := c.nextID.Add(1)
+	wire.SetFrameID(*fb, id)
+	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		<-c.sem
+		return false
+	}
+	c.mu.pending[id] = cl
+	// Set before anyone can take the call from pending. AfterFunc runs
+	// abandon in a goroutine of its own, so it cannot deadlock on c.mu.
+	cl.stop = context.AfterFunc(ctx, func() { c.abandon(id, ctx.Err()) })
+	c.mu.queue = append(c.mu.queue, outFrame{buf: fb})
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// abandon fails the started call id with err (its context ended) unless
+// its response or the connection's failure got to it first.
+func (c *conn) abandon(id uint64, err error) {
+	c.mu.Lock()
+	cl := c.mu.pending[id]
+	delete(c.mu.pending, id)
+	c.mu.Unlock()
+	if cl != nil {
+		c.finish(cl, nil, err)
+	}
+}
+
+// finish completes a started call that its caller took from pending:
+// it stops the context watch, frees the in-flight slot and calls done.
+func (c *conn) finish(cl *call, resp wire.Message, err error) {
+	cl.stop()
+	<-c.sem
+	cl.done(resp, err)
 }
 
 // clientReadLoop reads responses and hands each to its waiting call.
@@ -310,6 +377,11 @@ func (c *conn) clientReadLoop() {
 		c.mu.Unlock()
 		if cl == nil { // the caller gave up
 			putBuf(body)
+			continue
+		}
+		if cl.done != nil {
+			resp, err := c.response(h, body)
+			c.finish(cl, resp, err)
 			continue
 		}
 		cl.ch <- result{hdr: h, body: body}

@@ -2,8 +2,9 @@
 // RPCs over persistent, authenticated TCP connections.
 //
 // A node uses the Transport interface: Call sends a request to a peer
-// address and waits for its response; Listen serves requests from peers
-// with a Handler. TCP implements it over the network; package memnet
+// address and waits for its response; Go sends one and has a callback
+// take the response, so a caller waiting for several peers needs no
+// goroutine per peer; Listen serves requests from peers with a Handler. TCP implements it over the network; package memnet
 // implements it in process, with fault injection, for tests.
 //
 //	t := transport.NewTCP(transport.Config{Secret: secret, Name: "node-a"})
@@ -25,9 +26,11 @@
 // only when the queue is empty, so concurrent calls share write system
 // calls, and a reader goroutine. Many requests are in flight on one
 // connection at once (at most Config.MaxInFlightPerConn); the reader
-// matches each response to its waiting call by request id. A call whose
-// context ends returns ctx.Err() at once; its response, if it comes, is
-// discarded. When a connection fails every call waiting on it fails with
+// matches each response to its waiting call by request id, or, for a
+// call started with Go, decodes it and calls the callback itself (a Go call
+// that finds no connection up, or its connection at the limit, runs as a
+// Call in a goroutine of the transport instead). A call whose context ends
+// returns ctx.Err() at once; its response, if it comes, is discarded. When a connection fails every call waiting on it fails with
 // ErrConnLost: the request may or may not have been executed.
 //
 // On the accepting side the reader serves each request in its own goroutine

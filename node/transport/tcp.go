@@ -240,14 +240,33 @@ func (t *TCP) peer(addr string) (*peer, error) {
 	return p, nil
 }
 
-// getConn returns a live connection to addr, dialing one if its slot has
-// none. Concurrent callers of one slot share a dial.
-func (t *TCP) getConn(ctx context.Context, addr string) (*conn, error) {
+// slot returns the connection slot of addr that the next call uses
+// (round-robin).
+func (t *TCP) slot(addr string) (*slot, error) {
 	p, err := t.peer(addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &p.slots[int(p.next.Add(1))%len(p.slots)]
+	return &p.slots[int(p.next.Add(1))%len(p.slots)], nil
+}
+
+// live returns the slot's connection if it is up, else nil.
+func (s *slot) live() *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil && s.c.alive() {
+		return s.c
+	}
+	return nil
+}
+
+// getConn returns a live connection to addr, dialing one if its slot has
+// none. Concurrent callers of one slot share a dial.
+func (t *TCP) getConn(ctx context.Context, addr string) (*conn, error) {
+	s, err := t.slot(addr)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		s.mu.Lock()
 		if s.c != nil && s.c.alive() {
@@ -354,6 +373,43 @@ func (t *TCP) dialConn(ctx context.Context, addr string) (*conn, error) {
 
 // Call implements Transport.
 func (t *TCP) Call(ctx context.Context, addr string, req wire.Message) (wire.Message, error) {
+	fb, err := t.encode(ctx, addr, req)
+	if err != nil {
+		return nil, err
+	}
+	return t.send(ctx, addr, fb)
+}
+
+// Go implements Transport. When the slot's connection is up and below its
+// limit of requests in flight, the request is queued to its writer and the
+// connection's reader calls done; otherwise (dialing, or waiting for a free
+// slot) a goroutine does what Call does.
+func (t *TCP) Go(ctx context.Context, addr string, req wire.Message, done func(wire.Message, error)) {
+	fb, err := t.encode(ctx, addr, req)
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	if s, err := t.slot(addr); err == nil {
+		if c := s.live(); c != nil && c.start(ctx, fb, done) {
+			return
+		}
+	}
+	t.mu.Lock()
+	closed := t.mu.closed
+	if !closed {
+		t.goLocked(func() { done(t.send(ctx, addr, fb)) })
+	}
+	t.mu.Unlock()
+	if closed {
+		putBuf(fb)
+		done(nil, ErrClosed)
+	}
+}
+
+// encode checks that a call can start and returns req's frame, in a pooled
+// buffer.
+func (t *TCP) encode(ctx context.Context, addr string, req wire.Message) (*[]byte, error) {
 	if t.cfgErr != nil {
 		return nil, t.cfgErr
 	}
@@ -372,6 +428,12 @@ func (t *TCP) Call(ctx context.Context, addr string, req wire.Message) (wire.Mes
 		return nil, fmt.Errorf("transport: call %s: %w: %v request of %d bytes, limit %d",
 			addr, ErrFrameTooLarge, req.Type(), n, t.cfg.MaxFrameSize)
 	}
+	return fb, nil
+}
+
+// send sends the encoded request fb, which it takes, and waits for the
+// response.
+func (t *TCP) send(ctx context.Context, addr string, fb *[]byte) (wire.Message, error) {
 	for {
 		c, err := t.getConn(ctx, addr)
 		if err != nil {

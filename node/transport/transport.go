@@ -21,6 +21,13 @@ type Transport interface {
 	// ErrVersionMismatch, ErrFrameTooLarge, or a dial error. Call does not
 	// retain req; the returned message is fresh and owned by the caller.
 	Call(ctx context.Context, addr string, req wire.Message) (wire.Message, error)
+	// Go sends req like Call without waiting for the response: done gets
+	// what Call would return, exactly once: from another goroutine (the
+	// transport's, or the one noticing that ctx ended), or before Go
+	// returns when the request cannot be sent. done must not block; it may
+	// call Go again. A caller waiting for several peers at once needs no
+	// goroutine of its own per peer.
+	Go(ctx context.Context, addr string, req wire.Message, done func(wire.Message, error))
 	// Listen starts serving requests arriving at addr with h and returns
 	// the bound address (addr may ask for any port, "127.0.0.1:0"). It may
 	// be called more than once. It returns ErrClosed after Close.

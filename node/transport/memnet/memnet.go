@@ -371,7 +371,7 @@ type endpoint struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // handler goroutines
+	wg     sync.WaitGroup // handler goroutines and calls started with Go
 
 	mu struct {
 		sync.Mutex
@@ -438,6 +438,24 @@ func copyMessage(m wire.Message, flags wire.Flags, maxFrameSize int) (wire.Messa
 	}
 	_, out, err := wire.DecodeFrame(frame, maxFrameSize)
 	return out, err
+}
+
+// Go implements transport.Transport: Call in a goroutine of the endpoint.
+func (e *endpoint) Go(ctx context.Context, addr string, req wire.Message, done func(wire.Message, error)) {
+	e.mu.Lock()
+	closed := e.mu.closed
+	if !closed {
+		e.wg.Add(1)
+	}
+	e.mu.Unlock()
+	if closed {
+		done(nil, transport.ErrClosed)
+		return
+	}
+	go func() {
+		defer e.wg.Done()
+		done(e.Call(ctx, addr, req))
+	}()
 }
 
 // Call implements transport.Transport.
