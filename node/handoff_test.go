@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -121,19 +120,7 @@ func TestStalledReplicaGetsHintsForWritesPastQuorum(t *testing.T) {
 	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableAntiEntropy: true, ReplicaTimeout: 200 * time.Millisecond})
 	c.Net.Block(c.Name(0), c.Name(1))
 	const writes = 40
-	var wg sync.WaitGroup
-	for i := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			key := fmt.Sprintf("k%02d", i)
-			res := c.Node(0).Put(ctxT(t), []byte(key), []byte("v"+key), node.LevelQuorum)
-			if res.Err != nil {
-				t.Errorf("put %s: %v", key, res.Err)
-			}
-		}()
-	}
-	wg.Wait()
+	putAtOnce(t, c.Node(0), writes)
 	waitForLong(t, "a hint for every write", 10*time.Second, func() bool {
 		return c.Node(0).Status().Hints.Pending >= writes
 	})

@@ -34,6 +34,23 @@ func metricValue(t *testing.T, n *node.Node, name string) float64 {
 	return 0
 }
 
+// putAtOnce writes keys k00 to k(n-1), each with value "v" and its key,
+// through coordinator nd at quorum, all at once, and fails the test on any
+// error.
+func putAtOnce(t *testing.T, nd *node.Node, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			key := fmt.Sprintf("k%02d", i)
+			if res := nd.Put(ctxT(t), []byte(key), []byte("v"+key), node.LevelQuorum); res.Err != nil {
+				t.Errorf("put %s: %v", key, res.Err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // Client writes that a coordinator sends to a slow replica while earlier
 // ones are in flight go out merged: the replica stores every record from a
 // few write requests instead of one request per write.
@@ -45,18 +62,7 @@ func TestReplicaWritesMergeWhileOneIsInFlight(t *testing.T) {
 	requestsBefore := metricValue(t, slow, "kvstore_replica_write_requests_total")
 
 	const writes = 40
-	var wg sync.WaitGroup
-	for i := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			key := fmt.Sprintf("k%02d", i)
-			if res := c.Node(0).Put(ctxT(t), []byte(key), []byte("v"), node.LevelQuorum); res.Err != nil {
-				t.Errorf("put %s: %v", key, res.Err)
-			}
-		}()
-	}
-	wg.Wait()
+	putAtOnce(t, c.Node(0), writes)
 	// The counters move just after the records are applied.
 	waitFor(t, "the slow replica counts every write", func() bool {
 		return metricValue(t, slow, "kvstore_replica_records_written_total")-recordsBefore >= writes

@@ -194,50 +194,58 @@ func TestRemoteErrors(t *testing.T) {
 }
 
 func TestCallTimeoutDiscardsLateResponse(t *testing.T) {
-	release := make(chan struct{})
-	server := newTCP(t, "server")
-	addr := listen(t, server, HandlerFunc(func(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
-		if _, ok := req.(*wire.WriteRequest); ok {
-			<-release
-			return &wire.WriteResponse{}, nil
-		}
-		return &wire.Pong{Name: "fast"}, nil
-	}))
-	client := newTCP(t, "client", func(c *Config) { c.ConnsPerPeer = 1 })
-	if _, err := client.Call(ctxTimeout(t, 5*time.Second), addr, &wire.Ping{}); err != nil {
-		t.Fatal(err) // connect first so the timeout covers only the slow call
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := client.Call(ctx, addr, &wire.WriteRequest{})
-	if err != context.DeadlineExceeded {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("call returned %v after its deadline", d)
-	}
-	close(release) // the late WriteResponse arrives and must be discarded
-	for range 10 {
-		resp, err := client.Call(ctxTimeout(t, 5*time.Second), addr, &wire.Ping{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := resp.(*wire.Pong); !ok {
-			t.Fatalf("got %#v, want Pong (late response delivered to the wrong call?)", resp)
-		}
-	}
-	if got := client.Stats().Dials; got != 1 {
-		t.Errorf("dials = %d, want 1 (the connection survives a timed-out call)", got)
+	for _, mode := range callModes {
+		t.Run(mode.name, func(t *testing.T) {
+			release := make(chan struct{})
+			server := newTCP(t, "server")
+			addr := listen(t, server, HandlerFunc(func(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+				if _, ok := req.(*wire.WriteRequest); ok {
+					<-release
+					return &wire.WriteResponse{}, nil
+				}
+				return &wire.Pong{Name: "fast"}, nil
+			}))
+			client := newTCP(t, "client", func(c *Config) { c.ConnsPerPeer = 1 })
+			if _, err := mode.call(t, client, ctxTimeout(t, 5*time.Second), addr, &wire.Ping{}); err != nil {
+				t.Fatal(err) // connect first so the timeout covers only the slow call
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := mode.call(t, client, ctx, addr, &wire.WriteRequest{})
+			if err != context.DeadlineExceeded {
+				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("call returned %v after its deadline", d)
+			}
+			close(release) // the late WriteResponse arrives and must be discarded
+			for range 10 {
+				resp, err := mode.call(t, client, ctxTimeout(t, 5*time.Second), addr, &wire.Ping{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := resp.(*wire.Pong); !ok {
+					t.Fatalf("got %#v, want Pong (late response delivered to the wrong call?)", resp)
+				}
+			}
+			if got := client.Stats().Dials; got != 1 {
+				t.Errorf("dials = %d, want 1 (the connection survives a timed-out call)", got)
+			}
+		})
 	}
 }
 
 func TestCancelledCallBeforeSend(t *testing.T) {
-	client := newTCP(t, "client")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := client.Call(ctx, "127.0.0.1:1", &wire.Ping{}); err != context.Canceled {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	for _, mode := range callModes {
+		t.Run(mode.name, func(t *testing.T) {
+			client := newTCP(t, "client")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := mode.call(t, client, ctx, "127.0.0.1:1", &wire.Ping{}); err != context.Canceled {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 
