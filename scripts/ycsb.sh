@@ -4,11 +4,11 @@
 # 10 s each, 50,000 records; prints each workload's summary lines.
 #
 # Usage: go build -o kvstore ./cmd/kvstore && scripts/ycsb.sh 3
-# Environment: BIN (./kvstore), PORT (first HTTP port, 38080).
+# Environment: BIN (./kvstore), PORT (first HTTP port, 28080; below the ephemeral port range).
 set -euo pipefail
 BIN=${BIN:-./kvstore}
 N=${1:-3}
-PORT=${PORT:-38080}
+PORT=${PORT:-28080}
 DIR=$(mktemp -d /tmp/kvstore-ycsb.XXXXXX)
 "$BIN" dev -nodes "$N" -data "$DIR" -port "$PORT" >"$DIR/dev.log" 2>&1 &
 DEV=$!
