@@ -58,10 +58,11 @@ type Options struct {
 	// FS is the file system. Default vfs.Default (the operating system's).
 	FS vfs.FS
 
-	// Shards is the number of independent shards, each with its own WAL,
-	// memtable, tables and background work. It is fixed when the store is
-	// created; reopening uses the stored value and fails if a different
-	// non-zero value is given. Default 8.
+	// Shards is the number of independent shards, each with its own
+	// memtable, tables and background work; all shards share one WAL, so
+	// one group commit covers writes to every shard. It is fixed when the
+	// store is created; reopening uses the stored value and fails if a
+	// different non-zero value is given. Default 8.
 	Shards int
 	// ShardPrefixLen routes a key to a shard by a hash of its first
 	// ShardPrefixLen bytes (the whole key when shorter, or when 0), so a

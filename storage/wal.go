@@ -14,7 +14,8 @@ import (
 
 func isNotExistErr(err error) bool { return errors.Is(err, iofs.ErrNotExist) }
 
-// walWriter appends records to a shard's current WAL file with group commit.
+// walWriter appends records to the store's current WAL file (shared by all
+// shards) with group commit.
 //
 // When the file can be memory-mapped (vfs.Mapper), the file is allocated up
 // front and a record is copied straight into the mapping: it is in the
