@@ -51,6 +51,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for bin in "$@"; do
 		data="$DIR/data"
 		rm -rf "$data"
+		: >"$DIR/dev.log"
 		"$bin" dev -nodes "$NODES" -port "$PORT" -data "$data" >"$DIR/dev.log" 2>&1 &
 		DEV=$!
 		for _ in $(seq 1 600); do grep -q "is up" "$DIR/dev.log" && break; sleep 0.1; done
