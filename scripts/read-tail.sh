@@ -12,8 +12,7 @@
 #
 # Usage: go build -o kvstore ./cmd/kvstore && scripts/read-tail.sh [./kvstore]
 # Environment: ROUNDS (3), RECORDS (50000), CLIENTS (64), DURATION (15s),
-# NODES (3), PORT (first HTTP port, 24180; the nodes use PORT..PORT+NODES-1
-# and the same plus 100 and 200: keep them below the ephemeral port range).
+# NODES (3), PORT (first HTTP port, 24180; see devcluster.sh).
 set -euo pipefail
 BIN=${1:-./kvstore}
 ROUNDS=${ROUNDS:-3}
@@ -22,16 +21,9 @@ CLIENTS=${CLIENTS:-64}
 DURATION=${DURATION:-15s}
 NODES=${NODES:-3}
 PORT=${PORT:-24180}
-DIR=$(mktemp -d /tmp/kvstore-tail.XXXXXX)
-DEV=""
-cleanup() {
-	if [ -n "$DEV" ]; then kill "$DEV" 2>/dev/null || true; wait "$DEV" 2>/dev/null || true; fi
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/devcluster.sh"
+devcluster_init tail
 
-T=""
-for i in $(seq 0 $((NODES - 1))); do T="$T${T:+,}http://127.0.0.1:$((PORT + i))"; done
 # all_line N FILE: the fields of the N-th "all" line (1: the cluster, 2: the bare server).
 all_line() { awk -v n="$1" '$1 == "all" && ++seen == n { print; exit }' "$2"; }
 # The latency columns in milliseconds: p50 p99 p99.9.
@@ -49,12 +41,7 @@ ms() {
 
 printf '%9s %9s | %-25s | %-25s\n' saturated half "cluster p50/p99/p99.9 ms" "bare server p50/p99/p99.9"
 for round in $(seq 1 "$ROUNDS"); do
-	rm -rf "$DIR/data"
-	: >"$DIR/dev.log"
-	"$BIN" dev -nodes "$NODES" -port "$PORT" -data "$DIR/data" >"$DIR/dev.log" 2>&1 &
-	DEV=$!
-	for _ in $(seq 1 600); do grep -q "is up" "$DIR/dev.log" && break; sleep 0.1; done
-	grep -q "is up" "$DIR/dev.log" || { cat "$DIR/dev.log" >&2; exit 1; }
+	dev_start "$BIN"
 	"$BIN" bench -targets "$T" -workload c -records "$RECORDS" -duration 2s \
 		-concurrency "$CLIENTS" -progress 0 >"$DIR/load.out" 2>&1
 	"$BIN" bench -targets "$T" -workload c -records "$RECORDS" -load=false -duration 8s \
@@ -63,9 +50,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	half=$((sat / 2))
 	"$BIN" bench -targets "$T" -ceiling -workload c -records "$RECORDS" -load=false \
 		-rate "$half" -duration "$DURATION" -concurrency "$CLIENTS" -progress 0 >"$DIR/half.out" 2>&1
-	kill "$DEV"
-	wait "$DEV" 2>/dev/null || true
-	DEV=""
+	dev_stop
 	read -r c50 c99 c999 < <(all_line 1 "$DIR/half.out" | ms)
 	read -r b50 b99 b999 < <(all_line 2 "$DIR/half.out" | ms)
 	printf '%9d %9d | %7s %7s %9s | %7s %7s %9s\n' "$sat" "$half" "$c50" "$c99" "$c999" "$b50" "$b99" "$b999" |

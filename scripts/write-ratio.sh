@@ -13,22 +13,16 @@
 #
 # Usage: go build -o kvstore ./cmd/kvstore && scripts/write-ratio.sh ./kvstore [./kvstore-other ...]
 # Environment: ROUNDS (5), CLIENTS (64), DURATION (10s), NODES (3), PORT
-# (first HTTP port, 24180; the nodes use PORT..PORT+NODES-1 and the same
-# plus 100 and 200: keep them below the ephemeral port range).
+# (first HTTP port, 24180; see devcluster.sh).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,16p' "$0"; exit 2; }
 ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-64}
 DURATION=${DURATION:-10s}
 NODES=${NODES:-3}
 PORT=${PORT:-24180}
-DIR=$(mktemp -d /tmp/kvstore-ratio.XXXXXX)
-DEV=""
-cleanup() {
-	if [ -n "$DEV" ]; then kill "$DEV" 2>/dev/null || true; wait "$DEV" 2>/dev/null || true; fi
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/devcluster.sh"
+devcluster_init ratio
 
 # cpu_ticks PID: user+system clock ticks of the process.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -44,18 +38,10 @@ metric_sum() {
 }
 
 HZ=$(getconf CLK_TCK)
-T=""
-for i in $(seq 0 $((NODES - 1))); do T="$T${T:+,}http://127.0.0.1:$((PORT + i))"; done
 printf '%-20s %6s %9s %12s %11s %6s\n' binary ratio writes/s "cpu us/write" "recs/fsync" steal%
 for round in $(seq 1 "$ROUNDS"); do
 	for bin in "$@"; do
-		data="$DIR/data"
-		rm -rf "$data"
-		: >"$DIR/dev.log"
-		"$bin" dev -nodes "$NODES" -port "$PORT" -data "$data" >"$DIR/dev.log" 2>&1 &
-		DEV=$!
-		for _ in $(seq 1 600); do grep -q "is up" "$DIR/dev.log" && break; sleep 0.1; done
-		grep -q "is up" "$DIR/dev.log" || { cat "$DIR/dev.log" >&2; exit 1; }
+		dev_start "$bin"
 		c0=$(cpu_ticks "$DEV")
 		read -r st0 all0 < <(steal_ticks)
 		"$bin" bench -targets "$T" -ceiling -workload write -duration "$DURATION" \
@@ -64,9 +50,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		c1=$(cpu_ticks "$DEV")
 		syncs=$(metric_sum kvstore_storage_wal_syncs_total)
 		recs=$(metric_sum kvstore_replica_records_written_total)
-		kill "$DEV"
-		wait "$DEV" 2>/dev/null || true
-		DEV=""
+		dev_stop
 		writes=$(awk '$1 == "all" { print $2; exit }' "$DIR/bench.out")
 		rate=$(awk '$1 == "all" { print $3; exit }' "$DIR/bench.out")
 		ratio=$(awk '/^throughput:/ { print $NF }' "$DIR/bench.out")

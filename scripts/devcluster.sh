@@ -1,0 +1,38 @@
+# Sourced by the benchmark scripts: a local `kvstore dev` cluster in a
+# temporary directory, stopped and removed when the script exits.
+#
+#   devcluster_init NAME   make DIR (/tmp/kvstore-NAME.XXXXXX) and the exit trap
+#   dev_start BIN          start BIN dev with NODES nodes from PORT, data in
+#                          DIR/data (emptied first); wait until it is up;
+#                          sets DEV (its PID) and T (the nodes' URLs)
+#   dev_stop               stop it (SIGTERM) and wait for it
+#
+# NODES and PORT must be set. The nodes use PORT..PORT+NODES-1 and the same
+# plus 100 and 200: keep them below the kernel's ephemeral port range
+# (/proc/sys/net/ipv4/ip_local_port_range), or a client connection can take
+# one first.
+
+devcluster_init() {
+	DIR=$(mktemp -d "/tmp/kvstore-$1.XXXXXX")
+	DEV=""
+	trap 'dev_stop; rm -rf "$DIR"' EXIT
+}
+
+dev_start() {
+	rm -rf "$DIR/data"
+	: >"$DIR/dev.log"
+	"$1" dev -nodes "$NODES" -port "$PORT" -data "$DIR/data" >"$DIR/dev.log" 2>&1 &
+	DEV=$!
+	for _ in $(seq 1 600); do grep -q "is up" "$DIR/dev.log" && break; sleep 0.1; done
+	grep -q "is up" "$DIR/dev.log" || { cat "$DIR/dev.log" >&2; return 1; }
+	T=""
+	for i in $(seq 0 $((NODES - 1))); do T="$T${T:+,}http://127.0.0.1:$((PORT + i))"; done
+}
+
+dev_stop() {
+	if [ -n "${DEV:-}" ]; then
+		kill "$DEV" 2>/dev/null || true
+		wait "$DEV" 2>/dev/null || true
+	fi
+	DEV=""
+}
