@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"kvstore/node/nodetest"
 	"kvstore/node/transport/memnet"
 	"kvstore/storage"
+	"kvstore/storage/vfs"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -141,6 +144,47 @@ func TestSlowReplicaDoesNotHoldRequests(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("20 requests took %v with one slow replica", d)
+	}
+}
+
+// A coordinator answers its own share of a read from memory when it can;
+// when that needs its disk, a slow disk does not hold the read: the other
+// replicas answer it.
+func TestSlowLocalDiskDoesNotHoldReads(t *testing.T) {
+	const stall = 2 * time.Second
+	var slow atomic.Bool
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DiskFaults: []vfs.InjectFunc{
+		func(kind vfs.OpKind, path string) error {
+			if slow.Load() && kind == vfs.OpRead && strings.HasSuffix(path, ".sst") {
+				time.Sleep(stall)
+			}
+			return nil
+		},
+	}})
+	const keys = 10
+	for i := range keys {
+		mustPut(t, c.Node(1), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), node.LevelAll)
+	}
+	// Node 0's records move to its tables, and its restart leaves them
+	// out of every cache.
+	if err := c.Node(0).DB().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(0)
+	c.Restart(0)
+	c.WaitRing(3, 10*time.Second)
+
+	slow.Store(true)
+	defer slow.Store(false)
+	start := time.Now()
+	for i := range keys {
+		r := mustGet(t, c.Node(0), fmt.Sprintf("k%d", i), node.LevelDefault)
+		if !r.Found || string(r.Value) != fmt.Sprintf("v%d", i) {
+			t.Errorf("k%d: %+v", i, r)
+		}
+	}
+	if d := time.Since(start); d > stall {
+		t.Errorf("%d reads took %v while the coordinator's disk stalls for %v per read", keys, d, stall)
 	}
 }
 

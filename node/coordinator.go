@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -395,11 +396,29 @@ func (n *Node) Get(ctx context.Context, key []byte, r Level) (ReadResult, error)
 	// Ask the first need replicas (this node first, then live ones); ask
 	// one more when a reply fails or none came within ReadSpeculation.
 	order := chooseReplicas(reps, len(reps), 0, n.cfg.Name, n.peers.Load())
+	// This node's own read is answered inline when memory holds the
+	// answer, after the remote requests are on their way; one that needs
+	// the disk runs in a goroutine like a remote one, so that a slow disk
+	// cannot hold a read the other replicas can answer.
+	if order[0] == n.cfg.Name {
+		copy(order, order[1:need])
+		order[need-1] = n.cfg.Name
+	}
 	replies := make(chan readReply, len(order))
 	launched := 0
 	launch := func() {
 		name := order[launched]
 		launched++
+		if name == n.cfg.Name {
+			if res, err := n.rep.readCached([][]byte{key}); !errors.Is(err, storage.ErrNotCached) {
+				var rr wire.ReadResult
+				if err == nil {
+					rr = res[0]
+				}
+				replies <- readReply{name, rr, err}
+				return
+			}
+		}
 		rctx, cancel := n.replicaCtx()
 		n.send(rctx, name, &wire.ReadRequest{Keys: [][]byte{key}}, func(resp wire.Message, err error) {
 			cancel()

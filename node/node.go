@@ -316,7 +316,7 @@ func Start(cfg Config) (*Node, error) {
 		n.tr = transport.NewTCP(transport.Config{Name: cfg.Name, Secret: deriveKey(cfg.Secret, "rpc")})
 		n.ownTr = true
 	}
-	addr, err := n.tr.Listen(cfg.RPCAddr, transport.HandlerFunc(n.serveRemote))
+	addr, err := n.tr.Listen(cfg.RPCAddr, rpcServer{n})
 	if err != nil {
 		return nil, fmt.Errorf("node: listen for RPC on %s: %w", cfg.RPCAddr, err)
 	}
@@ -589,6 +589,28 @@ func (n *Node) ServeRPC(ctx context.Context, from string, req wire.Message) (wir
 		return &wire.Pong{Name: n.cfg.Name}, nil
 	}
 	return nil, fmt.Errorf("%w: unexpected message %T", ErrBadRequest, req)
+}
+
+// rpcServer serves the node's peers: a read that memory answers is served
+// inline, on the connection's reader; everything else in a goroutine.
+type rpcServer struct{ n *Node }
+
+func (s rpcServer) ServeRPC(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+	return s.n.serveRemote(ctx, from, req)
+}
+
+// ServeInline answers a read whose keys are all in memory; any other
+// request, and a read that needs the disk or fails, goes to ServeRPC.
+func (s rpcServer) ServeInline(ctx context.Context, from string, req wire.Message) (wire.Message, bool, error) {
+	m, ok := req.(*wire.ReadRequest)
+	if !ok {
+		return nil, false, nil
+	}
+	res, err := s.n.rep.readCached(m.Keys)
+	if err != nil {
+		return nil, false, nil
+	}
+	return &wire.ReadResponse{Results: res}, true, nil
 }
 
 // serveRemote serves a peer's request, giving its errors the wire codes

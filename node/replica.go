@@ -106,23 +106,40 @@ func checkRecord(rec wire.Record) error {
 
 // read returns the local record of each key; a key with no record has
 // Found false.
-func (r *replica) read(keys [][]byte) ([]wire.ReadResult, error) {
+func (r *replica) read(keys [][]byte) ([]wire.ReadResult, error) { return r.readWith(keys, r.db.Get) }
+
+// readCached is read from memory alone (storage.DB.GetCached): it returns
+// an error wrapping storage.ErrNotCached when a key needs a disk read.
+func (r *replica) readCached(keys [][]byte) ([]wire.ReadResult, error) {
+	return r.readWith(keys, r.db.GetCached)
+}
+
+func (r *replica) readWith(keys [][]byte, get func([]byte) (storage.Record, error)) ([]wire.ReadResult, error) {
 	out := make([]wire.ReadResult, len(keys))
 	var buf []byte
 	for i, key := range keys {
-		buf = storageKey(buf[:0], r.parts(key), key)
-		rec, err := r.db.Get(buf)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
+		var err error
+		if out[i], err = r.readKey(key, &buf, get); err != nil {
 			return nil, err
 		}
-		out[i] = wire.ReadResult{Found: true, Record: wire.Record{
-			Key: key, Value: bytes.Clone(rec.Value), Version: uint64(rec.Version), Tombstone: rec.Tombstone,
-		}}
 	}
 	return out, nil
+}
+
+// readKey reads key's local record with get, building the storage key in
+// *buf.
+func (r *replica) readKey(key []byte, buf *[]byte, get func([]byte) (storage.Record, error)) (wire.ReadResult, error) {
+	*buf = storageKey((*buf)[:0], r.parts(key), key)
+	rec, err := get(*buf)
+	if errors.Is(err, storage.ErrNotFound) {
+		return wire.ReadResult{}, nil
+	}
+	if err != nil {
+		return wire.ReadResult{}, err
+	}
+	return wire.ReadResult{Found: true, Record: wire.Record{
+		Key: key, Value: bytes.Clone(rec.Value), Version: uint64(rec.Version), Tombstone: rec.Tombstone,
+	}}, nil
 }
 
 // maxScanBytes bounds the keys and values one scan returns, so a range

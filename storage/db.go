@@ -23,6 +23,9 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrClosed is returned by every method of a closed DB.
 	ErrClosed = errors.New("storage: closed")
+	// ErrNotCached is returned by GetCached when the answer would need a
+	// read from disk.
+	ErrNotCached = errors.New("storage: not in memory")
 	// ErrCorruption marks data on disk that fails its checksum or cannot be
 	// decoded; errors wrapping it name the file.
 	ErrCorruption = base.ErrCorruption
@@ -339,13 +342,22 @@ func (db *DB) Apply(b *Batch) error {
 // Get returns the newest record of key, tombstones included. It returns
 // ErrNotFound when the store has no record of key. The returned Value must
 // not be modified.
-func (db *DB) Get(key []byte) (Record, error) {
+func (db *DB) Get(key []byte) (Record, error) { return db.get(key, false) }
+
+// GetCached is Get answered from memory alone: the memtables and the open
+// tables' filters, indexes and cached blocks. It never reads from disk, so
+// it never waits for one; it returns ErrNotCached when the answer would
+// need a read. A caller that must not be held by a slow disk tries it
+// inline and hands the key to Get elsewhere on ErrNotCached.
+func (db *DB) GetCached(key []byte) (Record, error) { return db.get(key, true) }
+
+func (db *DB) get(key []byte, cachedOnly bool) (Record, error) {
 	if err := db.enter(); err != nil {
 		return Record{}, err
 	}
 	defer db.leave()
 	rs := acquireReadState(&db.shardFor(key).rs)
-	value, version, kind, found, err := rs.get(key)
+	value, version, kind, found, err := rs.get(key, cachedOnly)
 	rs.release()
 	switch {
 	case err != nil:

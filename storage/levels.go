@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -32,18 +33,25 @@ type table struct {
 	refs     atomic.Int32
 	obsolete atomic.Bool
 
+	// r is the reader once the table is open: read without mu, so a read
+	// that must not wait never waits for an open in progress, which holds
+	// mu across its file reads. Written with mu held.
+	r atomic.Pointer[sstable.Reader]
+
 	mu      sync.Mutex // guards the fields below
 	f       vfs.File
-	r       *sstable.Reader
 	openErr error
 }
 
 // reader returns the table's reader, opening it on first use.
 func (t *table) reader() (*sstable.Reader, error) {
+	if r := t.r.Load(); r != nil {
+		return r, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.r != nil || t.openErr != nil {
-		return t.r, t.openErr
+	if r := t.r.Load(); r != nil || t.openErr != nil {
+		return r, t.openErr
 	}
 	f, err := t.fs.Open(t.path)
 	if err != nil {
@@ -56,10 +64,16 @@ func (t *table) reader() (*sstable.Reader, error) {
 		t.openErr = fmt.Errorf("storage: table %s: %w", t.path, err)
 		return nil, t.openErr
 	}
-	t.f, t.r = f, r
+	t.f = f
+	t.r.Store(r)
 	t.stats.tableMemory.Add(int64(r.MemoryUsage()))
 	return r, nil
 }
+
+// openReader returns the table's reader if it is open, and nil otherwise
+// (not opened yet, being opened, failed to open, or closed): unlike
+// reader, it never reads the file nor waits for a read that does.
+func (t *table) openReader() (*sstable.Reader, error) { return t.r.Load(), nil }
 
 func (t *table) ref() { t.refs.Add(1) }
 
@@ -68,11 +82,11 @@ func (t *table) unref() {
 		return
 	}
 	t.mu.Lock()
-	if t.r != nil {
-		t.stats.tableMemory.Add(-int64(t.r.MemoryUsage()))
-		t.r.Close()
+	if r := t.r.Swap(nil); r != nil {
+		t.stats.tableMemory.Add(-int64(r.MemoryUsage()))
+		r.Close()
 		t.f.Close()
-		t.r, t.f = nil, nil
+		t.f = nil
 	}
 	t.openErr = ErrClosed
 	t.mu.Unlock()
@@ -237,8 +251,10 @@ func (rs *readState) release() {
 }
 
 // get returns the newest record of key in rs. The value aliases immutable
-// memory (a memtable arena or a cached block).
-func (rs *readState) get(key []byte) (value []byte, version uint64, kind base.Kind, found bool, err error) {
+// memory (a memtable arena or a cached block). With cachedOnly set it reads
+// nothing from disk: it returns ErrNotCached when the answer would need a
+// table that is not open or a block that is not cached.
+func (rs *readState) get(key []byte, cachedOnly bool) (value []byte, version uint64, kind base.Kind, found bool, err error) {
 	if v, ver, k, ok := rs.mem.Get(key); ok {
 		value, version, kind, found = v, ver, k, true
 	}
@@ -256,11 +272,22 @@ func (rs *readState) get(key []byte) (value []byte, version uint64, kind base.Ki
 		if found && t.meta.maxVersion < version {
 			return nil
 		}
-		r, err := t.reader()
+		get := (*sstable.Reader).Get
+		open := t.reader
+		if cachedOnly {
+			get, open = (*sstable.Reader).GetCached, t.openReader
+		}
+		r, err := open()
 		if err != nil {
 			return err
 		}
-		v, ver, k, ok, err := r.Get(key)
+		if r == nil {
+			return ErrNotCached
+		}
+		v, ver, k, ok, err := get(r, key)
+		if errors.Is(err, sstable.ErrNotCached) {
+			return ErrNotCached
+		}
 		if err != nil {
 			return fmt.Errorf("storage: %s: %w", filepath.Base(t.path), err)
 		}

@@ -24,6 +24,7 @@ import (
 	"kvstore/node/transport"
 	"kvstore/node/transport/memnet"
 	"kvstore/storage"
+	"kvstore/storage/vfs"
 )
 
 // Options configures a test cluster.
@@ -58,6 +59,10 @@ type Options struct {
 	ClockSkew []time.Duration
 	// Sync is the nodes' WAL durability. Default storage.SyncAlways.
 	Sync storage.SyncMode
+	// DiskFaults[i], when given and not nil, is consulted before every
+	// file operation of node i's storage engine (vfs.ErrorFS): it can fail
+	// the operation or stall it.
+	DiskFaults []vfs.InjectFunc
 }
 
 // Cluster is a running in-process cluster.
@@ -147,6 +152,15 @@ func (c *Cluster) clock(i int) func() time.Time {
 	return func() time.Time { return time.Now().Add(skew) }
 }
 
+// diskFS returns node i's storage file system: the operating system's,
+// through an ErrorFS when DiskFaults gives the node one.
+func (c *Cluster) diskFS(i int) vfs.FS {
+	if i >= len(c.opts.DiskFaults) || c.opts.DiskFaults[i] == nil {
+		return vfs.Default
+	}
+	return vfs.NewErrorFS(vfs.Default, c.opts.DiskFaults[i])
+}
+
 // WaitRing waits until every running node places keys with a ring of n
 // members, all active (Status.RingSettled), so a test goes on from a
 // cluster whose nodes agree on placement.
@@ -215,7 +229,7 @@ func (c *Cluster) Restart(i int) {
 			FullPassTarget:     c.opts.AntiEntropyPass,
 			IdleInterval:       100 * time.Millisecond,
 		},
-		Storage:    storage.Options{Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20, Sync: c.opts.Sync},
+		Storage:    storage.Options{FS: c.diskFS(i), Shards: 2, MemtableSize: 1 << 20, CacheSize: 1 << 20, Sync: c.opts.Sync},
 		Transport:  tr,
 		Membership: c.Hub.View(name),
 		Join:       join,

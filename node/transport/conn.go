@@ -18,8 +18,11 @@ import (
 var errProtocol = errors.New("transport: protocol violation")
 
 // conn is one authenticated connection. A dialed conn sends requests and
-// reads responses (clientReadLoop); an accepted conn reads requests and
-// sends responses (serverReadLoop). Both write through writeLoop.
+// reads responses (clientReadLoop), and its requests are written by
+// writeLoop, so that a caller never waits for a peer's socket. An accepted
+// conn reads requests and sends responses (serverReadLoop); a response is
+// written by the goroutine that produced it unless another one is writing
+// already (respond), which saves a goroutine switch per response.
 type conn struct {
 	t       *TCP
 	nc      net.Conn
@@ -30,7 +33,7 @@ type conn struct {
 	maxSize int
 
 	br  *bufio.Reader // read loop only
-	bw  *bufio.Writer // write loop only
+	bw  *bufio.Writer // the writer only (writeLoop, or respond's writer)
 	hdr [wire.HeaderSize]byte
 
 	ctx    context.Context // handlers' context; cancelled by fail
@@ -46,6 +49,8 @@ type conn struct {
 		closed  bool
 		err     error            // why the conn failed
 		queue   []outFrame       // frames for the writer
+		spare   []outFrame       // the writer's last batch, recycled as the queue
+		writing bool             // accepted conns: a goroutine is writing the queue
 		pending map[uint64]*call // dialed conns: calls waiting for a response
 	}
 }
@@ -147,74 +152,94 @@ func (c *conn) fail(err error) {
 	}
 }
 
-// enqueue hands a frame to the writer. It returns false, leaving buf to the
-// caller, if the connection is closed.
-func (c *conn) enqueue(f outFrame) bool {
-	c.mu.Lock()
-	if c.mu.closed {
-		c.mu.Unlock()
-		return false
-	}
-	c.mu.queue = append(c.mu.queue, f)
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-// writeLoop writes queued frames, batching whatever is queued into the
-// buffered writer and flushing when the queue is empty.
+// writeLoop writes the requests of a dialed conn as they are queued.
 func (c *conn) writeLoop() {
-	var batch []outFrame
 	for {
 		select {
 		case <-c.wake:
 		case <-c.done:
 			return
 		}
-		for {
-			c.mu.Lock()
-			batch, c.mu.queue = c.mu.queue, batch[:0]
+		if !c.writeQueued() {
+			return
+		}
+	}
+}
+
+// respond queues a response frame of an accepted conn and, unless another
+// goroutine is writing already, writes the queue until it is empty: that
+// writer also sends the responses finished while it writes.
+func (c *conn) respond(fb *[]byte) {
+	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		putBuf(fb)
+		<-c.sem
+		return
+	}
+	c.mu.queue = append(c.mu.queue, outFrame{buf: fb, release: true})
+	if c.mu.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.writing = true
+	c.mu.Unlock()
+	c.writeQueued()
+}
+
+// writeQueued writes queued frames until the queue is empty, batching
+// whatever is queued into the buffered writer and flushing when nothing
+// more is queued. Only one goroutine at a time calls it on a conn (the
+// writer); finding the queue empty, it clears mu.writing in the same
+// critical section, so a frame queued later finds no writer and its
+// goroutine becomes the next one. It returns false if the connection
+// failed.
+func (c *conn) writeQueued() bool {
+	for {
+		c.mu.Lock()
+		batch := c.mu.queue
+		c.mu.queue = c.mu.spare[:0]
+		if len(batch) == 0 {
+			c.mu.spare = batch
+			c.mu.writing = false
 			c.mu.Unlock()
-			if len(batch) == 0 {
-				break
+			return true
+		}
+		c.mu.Unlock()
+		if c.t.cfg.WriteTimeout > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout))
+		}
+		for i, f := range batch {
+			_, err := c.bw.Write(*f.buf)
+			putBuf(f.buf)
+			batch[i] = outFrame{}
+			if f.release {
+				<-c.sem
 			}
-			if c.t.cfg.WriteTimeout > 0 {
-				_ = c.nc.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout))
-			}
-			for i, f := range batch {
-				_, err := c.bw.Write(*f.buf)
-				putBuf(f.buf)
-				batch[i] = outFrame{}
-				if f.release {
-					<-c.sem
+			if err != nil {
+				for _, f := range batch[i+1:] {
+					putBuf(f.buf)
 				}
-				if err != nil {
-					for _, f := range batch[i+1:] {
-						putBuf(f.buf)
-					}
-					c.fail(fmt.Errorf("write: %w", err))
-					return
-				}
+				c.fail(fmt.Errorf("write: %w", err))
+				return false
 			}
+		}
+		c.mu.Lock()
+		c.mu.spare = batch
+		more := len(c.mu.queue) > 0
+		c.mu.Unlock()
+		if !more {
+			// Give goroutines that are about to queue a frame a chance to
+			// join this write.
+			runtime.Gosched()
 			c.mu.Lock()
-			more := len(c.mu.queue) > 0
+			more = len(c.mu.queue) > 0
 			c.mu.Unlock()
-			if !more {
-				// Give callers that are about to queue a frame a chance to
-				// join this write.
-				runtime.Gosched()
-				c.mu.Lock()
-				more = len(c.mu.queue) > 0
-				c.mu.Unlock()
-			}
-			if !more {
-				if err := c.bw.Flush(); err != nil {
-					c.fail(fmt.Errorf("write: %w", err))
-					return
-				}
+		}
+		if !more {
+			if err := c.bw.Flush(); err != nil {
+				c.fail(fmt.Errorf("write: %w", err))
+				return false
 			}
 		}
 	}
@@ -389,8 +414,10 @@ func (c *conn) clientReadLoop() {
 }
 
 // serverReadLoop reads requests and serves each in its own goroutine, at
-// most MaxInFlightPerConn at a time.
+// most MaxInFlightPerConn at a time, except those an InlineHandler answers
+// at once: those it serves itself.
 func (c *conn) serverReadLoop() {
+	inline, _ := c.handler.(InlineHandler)
 	for {
 		select {
 		case c.sem <- struct{}{}:
@@ -407,25 +434,29 @@ func (c *conn) serverReadLoop() {
 			c.fail(fmt.Errorf("%w: response %v on an accepted connection", errProtocol, h.Type))
 			return
 		}
+		req, err := wire.DecodeBody(h.Type, *body)
+		putBuf(body)
+		if err != nil {
+			c.send(h, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()})
+			continue
+		}
+		if inline != nil {
+			if resp, ok := dispatchInline(c.ctx, inline, c.peer, req); ok {
+				c.send(h, resp)
+				continue
+			}
+		}
 		c.t.wg.Add(1) // this goroutine holds a count, so Add cannot race Wait
 		go func() {
 			defer c.t.wg.Done()
-			c.serve(h, body)
+			c.send(h, Dispatch(c.ctx, c.handler, c.peer, req))
 		}()
 	}
 }
 
-// serve answers one request and queues the response; the writer frees the
-// in-flight slot once it is written.
-func (c *conn) serve(h wire.Header, body *[]byte) {
-	var resp wire.Message
-	req, err := wire.DecodeBody(h.Type, *body)
-	putBuf(body)
-	if err != nil {
-		resp = &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()}
-	} else {
-		resp = Dispatch(c.ctx, c.handler, c.peer, req)
-	}
+// send encodes the response to the request with header h and sends it; the
+// writer frees the request's in-flight slot once it is written.
+func (c *conn) send(h wire.Header, resp wire.Message) {
 	fb := getBuf(0)
 	frame, err := wire.AppendFrame(*fb, h.ID, wire.FlagResponse, resp)
 	if err == nil && wire.FrameLen(frame) > c.maxSize {
@@ -443,8 +474,5 @@ func (c *conn) serve(h wire.Header, body *[]byte) {
 		}
 	}
 	*fb = frame
-	if !c.enqueue(outFrame{buf: fb, release: true}) {
-		putBuf(fb)
-		<-c.sem
-	}
+	c.respond(fb)
 }

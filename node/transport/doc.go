@@ -21,10 +21,11 @@
 // dialed lazily by the first call that needs one and redialed by a later
 // call once it has failed; calls are spread over them round-robin. A
 // connection carries requests one way: the dialing side sends requests, the
-// accepting side answers. Each connection has a writer goroutine, which
-// drains the queue of encoded frames into a buffered writer and flushes
-// only when the queue is empty, so concurrent calls share write system
-// calls, and a reader goroutine. Many requests are in flight on one
+// accepting side answers. A dialed connection has a writer goroutine,
+// which drains the queue of encoded requests into a buffered writer and
+// flushes only when the queue is empty, so concurrent calls share write
+// system calls (and a caller never waits for a peer's socket), and a
+// reader goroutine. Many requests are in flight on one
 // connection at once (at most Config.MaxInFlightPerConn); the reader
 // matches each response to its waiting call by request id, or, for a
 // call started with Go, decodes it and calls the callback itself (a Go call
@@ -36,8 +37,12 @@
 // On the accepting side the reader serves each request in its own goroutine
 // with the Handler, bounded by MaxInFlightPerConn per connection (the reader
 // stops reading while the limit is reached, so a fast client is held back
-// by TCP flow control and memory stays bounded); responses go back through
-// the connection's writer in completion order. The handler's context is
+// by TCP flow control and memory stays bounded). A Handler that is also an
+// InlineHandler is offered each request first, on the reader itself, and
+// keeps the goroutine for requests it cannot answer at once. Responses go
+// back in completion order: the goroutine that finishes one writes it,
+// with every response queued meanwhile, unless another is writing already,
+// which then takes it along; there is no writer goroutine to wake. The handler's context is
 // cancelled when the connection or the transport closes. A handler error
 // becomes an ErrorResponse (see ErrorResponseFor) that the caller receives
 // as a *RemoteError.

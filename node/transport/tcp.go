@@ -183,8 +183,8 @@ func (t *TCP) serveConn(nc net.Conn, h Handler) {
 	c.serverReadLoop()
 }
 
-// startConn registers c and starts its writer (and, for dialed
-// connections, its reader). It returns false, closing c, if the transport
+// startConn registers c and, for a dialed connection, starts its writer
+// and its reader (an accepted one is served by serveConn's goroutine). It returns false, closing c, if the transport
 // is closed.
 func (t *TCP) startConn(c *conn, dialed bool) bool {
 	t.mu.Lock()
@@ -194,8 +194,8 @@ func (t *TCP) startConn(c *conn, dialed bool) bool {
 		return false
 	}
 	t.mu.conns[c] = struct{}{}
-	t.goLocked(c.writeLoop)
 	if dialed {
+		t.goLocked(c.writeLoop)
 		t.goLocked(c.clientReadLoop)
 	}
 	return true

@@ -144,26 +144,54 @@ func ErrorResponseFor(err error) *wire.ErrorResponse {
 // maxErrorMessage bounds the text of an ErrorResponse built from an error.
 const maxErrorMessage = 4 << 10
 
+// InlineHandler is a Handler that can answer some requests at once,
+// without waiting for a disk, another node or a lock held across either.
+// The TCP transport offers each request to ServeInline on the connection's
+// reader, and serves it with ServeRPC in a goroutine of its own, as for
+// any Handler, when ServeInline returns handled false. Answering inline
+// saves a goroutine start and switch per request; a ServeInline that
+// blocks stalls every request of the connection behind it.
+type InlineHandler interface {
+	Handler
+	ServeInline(ctx context.Context, from string, req wire.Message) (resp wire.Message, handled bool, err error)
+}
+
 // Dispatch serves one request with h and returns the message to send back:
 // the handler's response, or an ErrorResponse for its error (see
 // ErrorResponseFor) or for a nil response. Transport implementations use it
 // so that all of them answer alike.
-func Dispatch(ctx context.Context, h Handler, from string, req wire.Message) (resp wire.Message) {
+func Dispatch(ctx context.Context, h Handler, from string, req wire.Message) wire.Message {
+	resp, _ := dispatch(req, func() (wire.Message, bool, error) {
+		resp, err := h.ServeRPC(ctx, from, req)
+		return resp, true, err
+	})
+	return resp
+}
+
+// dispatchInline is Dispatch with h.ServeInline; ok is false, and resp
+// nil, when h leaves the request to ServeRPC.
+func dispatchInline(ctx context.Context, h InlineHandler, from string, req wire.Message) (resp wire.Message, ok bool) {
+	return dispatch(req, func() (wire.Message, bool, error) { return h.ServeInline(ctx, from, req) })
+}
+
+func dispatch(req wire.Message, serve func() (wire.Message, bool, error)) (resp wire.Message, handled bool) {
 	// A handler's panic (a broken invariant met while serving one request)
 	// fails that request, not the node.
 	defer func() {
 		if r := recover(); r != nil {
-			resp = &wire.ErrorResponse{Code: wire.CodeInternal, Message: fmt.Sprintf("panic serving %v: %v", req.Type(), r)}
+			resp, handled = &wire.ErrorResponse{Code: wire.CodeInternal, Message: fmt.Sprintf("panic serving %v: %v", req.Type(), r)}, true
 		}
 	}()
-	resp, err := h.ServeRPC(ctx, from, req)
-	if err != nil {
-		return ErrorResponseFor(err)
+	resp, handled, err := serve()
+	switch {
+	case !handled:
+		return nil, false
+	case err != nil:
+		return ErrorResponseFor(err), true
+	case resp == nil:
+		return &wire.ErrorResponse{Code: wire.CodeInternal, Message: fmt.Sprintf("no response to %v", req.Type())}, true
 	}
-	if resp == nil {
-		return &wire.ErrorResponse{Code: wire.CodeInternal, Message: fmt.Sprintf("no response to %v", req.Type())}
-	}
-	return resp
+	return resp, true
 }
 
 // ResponseResult converts a decoded response from addr into Call's result:

@@ -720,3 +720,108 @@ func TestHandlerPanicFailsOnlyThatRequest(t *testing.T) {
 		t.Fatal("the next request failed")
 	}
 }
+
+// inlineEcho is echo as an InlineHandler: it answers reads of keys that
+// start with "mem" inline (like a node reading from memory), panics inline
+// on the key "mem-panic", and leaves everything else to ServeRPC, where a
+// read of "slow" waits for release.
+type inlineEcho struct {
+	inline, rpc atomic.Int64
+	release     chan struct{}
+}
+
+func (h *inlineEcho) ServeRPC(ctx context.Context, from string, req wire.Message) (wire.Message, error) {
+	h.rpc.Add(1)
+	if r, ok := req.(*wire.ReadRequest); ok && string(r.Keys[0]) == "slow" {
+		<-h.release
+	}
+	return echo(ctx, from, req)
+}
+
+func (h *inlineEcho) ServeInline(ctx context.Context, from string, req wire.Message) (wire.Message, bool, error) {
+	r, ok := req.(*wire.ReadRequest)
+	if !ok || !bytes.HasPrefix(r.Keys[0], []byte("mem")) {
+		return nil, false, nil
+	}
+	if string(r.Keys[0]) == "mem-panic" {
+		panic("broken invariant")
+	}
+	h.inline.Add(1)
+	resp, err := echo(ctx, from, req)
+	return resp, true, err
+}
+
+// An InlineHandler answers on the connection's reader what it can, and
+// ServeRPC the rest; both kinds of answers reach their callers, an inline
+// one does not wait for a slow ServeRPC, and an inline panic fails only
+// its request.
+func TestInlineHandler(t *testing.T) {
+	h := &inlineEcho{release: make(chan struct{})}
+	server := newTCP(t, "server", func(c *Config) { c.ConnsPerPeer = 1 })
+	addr := listen(t, server, h)
+	client := newTCP(t, "client", func(c *Config) { c.ConnsPerPeer = 1 })
+	ctx := ctxTimeout(t, 30*time.Second)
+	read := func(key string) error {
+		resp, err := client.Call(ctx, addr, &wire.ReadRequest{Keys: [][]byte{[]byte(key)}})
+		if err != nil {
+			return err
+		}
+		if rr, ok := resp.(*wire.ReadResponse); !ok || len(rr.Results) != 1 || string(rr.Results[0].Record.Key) != key {
+			return fmt.Errorf("read %s: got %#v", key, resp)
+		}
+		return nil
+	}
+
+	slow := make(chan error, 1)
+	go func() { slow <- read("slow") }()
+	waitFor(t, "the slow read to reach ServeRPC", func() bool { return h.rpc.Load() == 1 })
+
+	const goroutines, calls = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range calls {
+				key := fmt.Sprintf("mem-%d-%d", g, i)
+				if i%2 == 1 {
+					key = fmt.Sprintf("disk-%d-%d", g, i)
+				}
+				if err := read(key); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got, want := h.inline.Load(), int64(goroutines*calls/2); got != want {
+		t.Errorf("%d reads served inline, want %d", got, want)
+	}
+	if got, want := h.rpc.Load(), int64(1+goroutines*calls/2); got != want {
+		t.Errorf("%d requests served by ServeRPC, want %d", got, want)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow read finished before its release: %v", err)
+	default:
+	}
+	close(h.release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+
+	var re *RemoteError
+	if err := read("mem-panic"); !errors.As(err, &re) || re.Code != wire.CodeInternal {
+		t.Fatalf("inline panic: got %v, want a remote internal error", err)
+	}
+	if err := read("mem-after"); err != nil {
+		t.Fatalf("after an inline panic: %v", err)
+	}
+	if got := client.Stats().Dials; got != 1 {
+		t.Errorf("dialed %d connections, want 1", got)
+	}
+}

@@ -155,6 +155,10 @@ func (r *Reader) readBlock(i int, useCache bool, buf *[]byte) ([]byte, error) {
 	return b, nil
 }
 
+// ErrNotCached is returned by GetCached when answering would need a read
+// from the file.
+var ErrNotCached = errors.New("sstable: block not cached")
+
 // Get returns the record stored under key. found is false if the table has
 // no record for key. value may alias a cached block: it is immutable, stays
 // valid indefinitely, and must be copied only if the caller wants to modify
@@ -162,6 +166,17 @@ func (r *Reader) readBlock(i int, useCache bool, buf *[]byte) ([]byte, error) {
 // its checksum or cannot be decoded, the error of a failed read, or
 // ErrClosed. On a block cache hit Get does not allocate.
 func (r *Reader) Get(key []byte) (value []byte, version uint64, kind base.Kind, found bool, err error) {
+	return r.get(key, false)
+}
+
+// GetCached is Get without I/O: it answers from the filter, the index and
+// the block cache, and returns ErrNotCached when the block that may hold
+// key is not cached.
+func (r *Reader) GetCached(key []byte) (value []byte, version uint64, kind base.Kind, found bool, err error) {
+	return r.get(key, true)
+}
+
+func (r *Reader) get(key []byte, cachedOnly bool) (value []byte, version uint64, kind base.Kind, found bool, err error) {
 	if r.closed.Load() {
 		return nil, 0, 0, false, ErrClosed
 	}
@@ -172,8 +187,16 @@ func (r *Reader) Get(key []byte) (value []byte, version uint64, kind base.Kind, 
 	if i == r.index.numBlocks() {
 		return nil, 0, 0, false, nil
 	}
-	b, err := r.readBlock(i, r.cache != nil, nil)
-	if err != nil {
+	var b []byte
+	if cachedOnly {
+		ok := false
+		if r.cache != nil {
+			b, ok = r.cache.Get(r.cacheID, r.index.handle(i).offset)
+		}
+		if !ok {
+			return nil, 0, 0, false, ErrNotCached
+		}
+	} else if b, err = r.readBlock(i, r.cache != nil, nil); err != nil {
 		return nil, 0, 0, false, err
 	}
 	value, version, kind, found, err = blockGet(b, key)
