@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"testing"
 
+	"kvstore/storage/cache"
 	"kvstore/storage/internal/base"
 )
 
@@ -134,6 +135,22 @@ func FuzzTable(f *testing.F) {
 		}
 		if _, _, _, _, err := r.Get(key); err != nil && !errors.Is(err, base.ErrCorruption) {
 			t.Fatalf("Get: %v does not wrap ErrCorruption", err)
+		}
+		// Through a block cache: GetCached answers nothing but what Get
+		// does, and answers once Get has cached the block.
+		rc, err := Open(bytes.NewReader(data), int64(len(data)), ReaderOptions{Cache: cache.New(1 << 20), CacheID: 1})
+		if err != nil {
+			t.Fatalf("second Open: %v", err)
+		}
+		if v, ver, k, found, err := rc.GetCached(key); err != nil && !errors.Is(err, ErrNotCached) && !errors.Is(err, base.ErrCorruption) {
+			t.Fatalf("GetCached before Get: %v", err)
+		} else if err == nil && found {
+			t.Fatalf("GetCached found %q (%d, %v, %q) in a block nobody cached", key, ver, k, v)
+		}
+		v, ver, k, found, err := rc.Get(key)
+		cv, cver, ck, cfound, cerr := rc.GetCached(key)
+		if err == nil && (cerr != nil || cfound != found || cver != ver || ck != k || !bytes.Equal(cv, v)) {
+			t.Fatalf("after Get (%q %d %v %v): GetCached %q %d %v %v, %v", v, ver, k, found, cv, cver, ck, cfound, cerr)
 		}
 		for _, noCache := range []bool{false, true} {
 			it := r.NewIter(IterOptions{NoCache: noCache})
