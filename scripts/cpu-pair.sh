@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# Compares the cost of a read in two builds under the same host noise:
-# ROUNDS rounds, each starting one `kvstore dev` cluster of each build at
-# the same time (NODES nodes each, one process per build, loopback),
-# loading RECORDS records into both (YCSB C), then reading both at once,
-# open loop at RATE reads/s each for DURATION. One line per round: p50,
-# p99 and p99.9, and the cluster's CPU time per read (user and system,
-# from /proc) for each build; then the medians, and in how many rounds
-# the second build used less CPU per read than the first.
+# Compares the CPU cost of an operation in two builds under the same host
+# noise: ROUNDS rounds, each starting one `kvstore dev` cluster of each
+# build at the same time (NODES nodes each, one process per build,
+# loopback), then running WORKLOAD against both at once, open loop at RATE
+# operations/s each for DURATION (reads first load RECORDS records). One
+# line per round: p50, p99 and p99.9, and the cluster's CPU time per
+# operation (user and system, from /proc) for each build; then the
+# medians, and in how many rounds the second build used less CPU per
+# operation than the first.
 #
 # On a shared machine one cluster at a time spreads more from run to run
 # than two builds differ by; two clusters running together see the same
 # steal time, caches and scheduler, so a difference of a few percent shows
 # as a consistent sign. The builds swap ports every round.
 #
-# Usage: scripts/read-pair.sh ./kvstore-before ./kvstore-after
-# Environment: ROUNDS (6), RATE (2500), RECORDS (50000), CLIENTS (64),
-# DURATION (20s), NODES (3), PORT (24180; the second cluster uses PORT+1000,
-# see devcluster.sh).
+# Usage: scripts/cpu-pair.sh ./kvstore-before ./kvstore-after
+# Environment: WORKLOAD (c: reads; write: the synced random-write stream;
+# any kvstore bench workload), ROUNDS (6), RATE (2500; keep both together
+# well below one cluster's saturation), RECORDS (50000), CLIENTS (64),
+# DURATION (20s), NODES (3), PORT (24180; the second cluster uses
+# PORT+1000, see devcluster.sh).
 set -euo pipefail
 A=$1
 B=$2
+WORKLOAD=${WORKLOAD:-c}
 ROUNDS=${ROUNDS:-6}
 RATE=${RATE:-2500}
 RECORDS=${RECORDS:-50000}
@@ -36,7 +40,7 @@ trap 'for p in "${DEVS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 all_line() { awk '$1 == "all" { print; exit }' "$1"; }
 
-printf '%-5s | %-36s | %-36s\n' round "$A p50 p99 p99.9 cpu/read" "$B p50 p99 p99.9 cpu/read"
+printf '%-5s | %-36s | %-36s\n' round "$A p50 p99 p99.9 cpu/op" "$B p50 p99 p99.9 cpu/op"
 for round in $(seq 1 "$ROUNDS"); do
 	# Start both clusters; dev_start waits for each to be up.
 	declare -A dev url dir port
@@ -56,15 +60,17 @@ for round in $(seq 1 "$ROUNDS"); do
 	for side in a b; do
 		bin=$A
 		[ "$side" = b ] && bin=$B
-		"$bin" bench -targets "${url[$side]}" -workload c -records "$RECORDS" -duration 1s \
-			-concurrency "$CLIENTS" -progress 0 >/dev/null 2>&1
+		if [ "$WORKLOAD" != write ]; then
+			"$bin" bench -targets "${url[$side]}" -workload "$WORKLOAD" -records "$RECORDS" -duration 1s \
+				-concurrency "$CLIENTS" -progress 0 >/dev/null 2>&1
+		fi
 	done
 	declare -A c0 c1 job
 	for side in a b; do c0[$side]=$(cpu_ticks "${dev[$side]}"); done
 	for side in a b; do
 		bin=$A
 		[ "$side" = b ] && bin=$B
-		"$bin" bench -targets "${url[$side]}" -workload c -records "$RECORDS" -load=false -rate "$RATE" \
+		"$bin" bench -targets "${url[$side]}" -workload "$WORKLOAD" -records "$RECORDS" -load=false -rate "$RATE" \
 			-duration "$DURATION" -concurrency "$CLIENTS" -progress 0 >"${dir[$side]}/run.out" 2>&1 &
 		job[$side]=$!
 	done
@@ -73,7 +79,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	line=$(printf '%-5d' "$round")
 	for side in a b; do
 		read -r n p50 p99 p999 < <(all_line "${dir[$side]}/run.out" | awk '{ print $2, $4, $6, $7 }')
-		cpu=$(((c1[$side] - c0[$side]) * 10000000 / n)) # ns per read (100 ticks/s)
+		cpu=$(((c1[$side] - c0[$side]) * 10000000 / n)) # ns per operation (100 ticks/s)
 		line="$line | $(printf '%7s %7s %7s %7d us' "$p50" "$p99" "$p999" $((cpu / 1000)))"
 		echo "$side $cpu" >>"$BASE/cpu"
 	done
@@ -93,6 +99,6 @@ function median(x, n,   i, j, t) {
 }
 END {
 	for (i = 1; i <= na; i++) { if (b[i] < a[i]) less++; d[i] = b[i] - a[i] }
-	printf "cpu per read, median: first %.0f us, second %.0f us; paired difference median %+.1f us; second lower in %d of %d rounds\n",
+	printf "cpu per operation, median: first %.0f us, second %.0f us; paired difference median %+.1f us; second lower in %d of %d rounds\n",
 		median(a, na) / 1000, median(b, nb) / 1000, median(d, na) / 1000, less, na
 }' "$BASE/cpu"
