@@ -599,11 +599,16 @@ func (s rpcServer) ServeRPC(ctx context.Context, from string, req wire.Message) 
 	return s.n.serveRemote(ctx, from, req)
 }
 
-// ServeInline answers a read whose keys are all in memory; any other
-// request, and a read that needs the disk or fails, goes to ServeRPC.
+// maxInlineReadKeys bounds the keys of a read served inline, so that the
+// connection's other requests never wait long behind one.
+const maxInlineReadKeys = 16
+
+// ServeInline answers a read of a few keys that are all in memory; any
+// other request, and a read that needs the disk or fails, goes to
+// ServeRPC.
 func (s rpcServer) ServeInline(ctx context.Context, from string, req wire.Message) (wire.Message, bool, error) {
 	m, ok := req.(*wire.ReadRequest)
-	if !ok {
+	if !ok || len(m.Keys) > maxInlineReadKeys {
 		return nil, false, nil
 	}
 	res, err := s.n.rep.readCached(m.Keys)
