@@ -34,69 +34,53 @@ PORT0=${PORT:-24180}
 . "$(dirname "$0")/devcluster.sh"
 devcluster_init pair
 BASE=$DIR
-DEVS=()
-trap 'for p in "${DEVS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$BASE"' EXIT
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-all_line() { awk '$1 == "all" { print; exit }' "$1"; }
+declare -A bin=([a]=$A [b]=$B) dev=() url=() port=() c0=() c1=() job=()
+stop_both() {
+	for side in "${!dev[@]}"; do
+		kill "${dev[$side]}" 2>/dev/null || true
+		wait "${dev[$side]}" 2>/dev/null || true
+	done
+	dev=()
+}
+trap 'stop_both; rm -rf "$BASE"' EXIT
 
 printf '%-5s | %-36s | %-36s\n' round "$A p50 p99 p99.9 cpu/op" "$B p50 p99 p99.9 cpu/op"
 for round in $(seq 1 "$ROUNDS"); do
-	# Start both clusters; dev_start waits for each to be up.
-	declare -A dev url dir port
 	port[a]=$PORT0 port[b]=$((PORT0 + 1000))
 	if ((round % 2 == 0)); then port[a]=$((PORT0 + 1000)) port[b]=$PORT0; fi
 	for side in a b; do
-		bin=$A
-		[ "$side" = b ] && bin=$B
-		PORT=${port[$side]}
-		DIR=$BASE/$side
+		PORT=${port[$side]} DIR=$BASE/$side
 		mkdir -p "$DIR"
-		dev_start "$bin"
-		DEVS+=("$DEV")
-		dev[$side]=$DEV url[$side]=$T dir[$side]=$DIR
+		dev_start "${bin[$side]}" # waits until the cluster is up
+		dev[$side]=$DEV url[$side]=$T
 		DEV=""
-	done
-	for side in a b; do
-		bin=$A
-		[ "$side" = b ] && bin=$B
 		if [ "$WORKLOAD" != write ]; then
-			"$bin" bench -targets "${url[$side]}" -workload "$WORKLOAD" -records "$RECORDS" -duration 1s \
+			"${bin[$side]}" bench -targets "$T" -workload "$WORKLOAD" -records "$RECORDS" -duration 1s \
 				-concurrency "$CLIENTS" -progress 0 >/dev/null 2>&1
 		fi
 	done
-	declare -A c0 c1 job
 	for side in a b; do c0[$side]=$(cpu_ticks "${dev[$side]}"); done
 	for side in a b; do
-		bin=$A
-		[ "$side" = b ] && bin=$B
-		"$bin" bench -targets "${url[$side]}" -workload "$WORKLOAD" -records "$RECORDS" -load=false -rate "$RATE" \
-			-duration "$DURATION" -concurrency "$CLIENTS" -progress 0 >"${dir[$side]}/run.out" 2>&1 &
+		"${bin[$side]}" bench -targets "${url[$side]}" -workload "$WORKLOAD" -records "$RECORDS" -load=false \
+			-rate "$RATE" -duration "$DURATION" -concurrency "$CLIENTS" -progress 0 >"$BASE/$side/run.out" 2>&1 &
 		job[$side]=$!
 	done
 	wait "${job[a]}" "${job[b]}"
 	for side in a b; do c1[$side]=$(cpu_ticks "${dev[$side]}"); done
 	line=$(printf '%-5d' "$round")
 	for side in a b; do
-		read -r n p50 p99 p999 < <(all_line "${dir[$side]}/run.out" | awk '{ print $2, $4, $6, $7 }')
-		cpu=$(((c1[$side] - c0[$side]) * 10000000 / n)) # ns per operation (100 ticks/s)
+		read -r n p50 p99 p999 < <(all_line 1 "$BASE/$side/run.out" | awk '{ print $2, $4, $6, $7 }')
+		cpu=$(((c1[$side] - c0[$side]) * 1000000000 / HZ / n)) # ns per operation
 		line="$line | $(printf '%7s %7s %7s %7d us' "$p50" "$p99" "$p999" $((cpu / 1000)))"
 		echo "$side $cpu" >>"$BASE/cpu"
 	done
 	echo "$line"
-	for side in a b; do
-		kill "${dev[$side]}"
-		wait "${dev[$side]}" 2>/dev/null || true
-	done
-	DEVS=()
+	stop_both
 	rm -rf "$BASE/a" "$BASE/b"
 done
 echo
-awk '$1 == "a" { a[++na] = $2 } $1 == "b" { b[++nb] = $2 }
-function median(x, n,   i, j, t) {
-	for (i = 2; i <= n; i++) for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
-	return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
+$1 == "a" { a[++na] = $2 } $1 == "b" { b[++nb] = $2 }
 END {
 	for (i = 1; i <= na; i++) { if (b[i] < a[i]) less++; d[i] = b[i] - a[i] }
 	printf "cpu per operation, median: first %.0f us, second %.0f us; paired difference median %+.1f us; second lower in %d of %d rounds\n",

@@ -24,8 +24,6 @@ PORT=${PORT:-24180}
 . "$(dirname "$0")/devcluster.sh"
 devcluster_init tail
 
-# all_line N FILE: the fields of the N-th "all" line (1: the cluster, 2: the bare server).
-all_line() { awk -v n="$1" '$1 == "all" && ++seen == n { print; exit }' "$2"; }
 # The latency columns in milliseconds: p50 p99 p99.9.
 ms() {
 	awk '
@@ -57,9 +55,6 @@ for round in $(seq 1 "$ROUNDS"); do
 		tee -a "$DIR/rounds"
 done
 echo
-awk '{ c[NR] = $5; b[NR] = $9 }
-function median(a, n,   i, j, t) {
-	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
+{ c[NR] = $5; b[NR] = $9 }
 END { printf "median p99 over %d rounds: cluster %.2f ms, bare server %.2f ms\n", NR, median(c, NR), median(b, NR) }' "$DIR/rounds"

@@ -24,8 +24,6 @@ PORT=${PORT:-24180}
 . "$(dirname "$0")/devcluster.sh"
 devcluster_init ratio
 
-# cpu_ticks PID: user+system clock ticks of the process.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # steal_ticks: the host's steal ticks so far, and all ticks.
 steal_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
 metric_sum() {
@@ -37,7 +35,6 @@ metric_sum() {
 	echo "$s"
 }
 
-HZ=$(getconf CLK_TCK)
 printf '%-20s %6s %9s %12s %11s %6s\n' binary ratio writes/s "cpu us/write" "recs/fsync" steal%
 for round in $(seq 1 "$ROUNDS"); do
 	for bin in "$@"; do
@@ -70,11 +67,11 @@ echo
 echo "medians over $ROUNDS rounds"
 printf '%-20s %6s %9s %12s %11s %6s\n' binary ratio writes/s "cpu us/write" "recs/fsync" steal%
 for bin in "$@"; do
-	awk -v b="$bin" 'BEGIN { n = 0 } $1 == b { for (i = 2; i <= 6; i++) v[i, n] = $i; n++ }
-	function median(col,   a, i, j, t) {
-		for (i = 0; i < n; i++) a[i] = v[col, i] + 0
-		for (i = 1; i < n; i++) for (j = i; j > 0 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2
+	awk -v b="$bin" "$AWK_MEDIAN"'
+	$1 == b { n++; for (i = 2; i <= 6; i++) v[i, n] = $i }
+	function col(c,   a, i) {
+		for (i = 1; i <= n; i++) a[i] = v[c, i] + 0
+		return median(a, n)
 	}
-	END { if (n) printf "%-20s %6.3f %9.0f %12.0f %11.1f %6.1f\n", b, median(2), median(3), median(4), median(5), median(6) }' "$DIR/runs"
+	END { if (n) printf "%-20s %6.3f %9.0f %12.0f %11.1f %6.1f\n", b, col(2), col(3), col(4), col(5), col(6) }' "$DIR/runs"
 done
