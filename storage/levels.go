@@ -73,7 +73,7 @@ func (t *table) reader() (*sstable.Reader, error) {
 // openReader returns the table's reader if it is open, and nil otherwise
 // (not opened yet, being opened, failed to open, or closed): unlike
 // reader, it never reads the file nor waits for a read that does.
-func (t *table) openReader() (*sstable.Reader, error) { return t.r.Load(), nil }
+func (t *table) openReader() *sstable.Reader { return t.r.Load() }
 
 func (t *table) ref() { t.refs.Add(1) }
 
@@ -272,19 +272,22 @@ func (rs *readState) get(key []byte, cachedOnly bool) (value []byte, version uin
 		if found && t.meta.maxVersion < version {
 			return nil
 		}
-		get := (*sstable.Reader).Get
-		open := t.reader
+		var r *sstable.Reader
 		if cachedOnly {
-			get, open = (*sstable.Reader).GetCached, t.openReader
+			if r = t.openReader(); r == nil {
+				return ErrNotCached
+			}
+		} else {
+			var err error
+			if r, err = t.reader(); err != nil {
+				return err
+			}
 		}
-		r, err := open()
-		if err != nil {
-			return err
+		get := r.Get
+		if cachedOnly {
+			get = r.GetCached
 		}
-		if r == nil {
-			return ErrNotCached
-		}
-		v, ver, k, ok, err := get(r, key)
+		v, ver, k, ok, err := get(key)
 		if errors.Is(err, sstable.ErrNotCached) {
 			return ErrNotCached
 		}

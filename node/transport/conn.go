@@ -40,7 +40,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	sem    chan struct{} // in-flight slots
-	wake   chan struct{} // capacity 1: the queue is not empty
+	wake   chan struct{} // dialed conns, capacity 1: the queue is not empty
 	done   chan struct{} // closed by fail
 	nextID atomic.Uint64
 
