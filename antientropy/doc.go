@@ -70,6 +70,14 @@
 //  4. ReadRequest to the side holding the newer records, then ApplyRequest
 //     to the other, batch by batch.
 //
+// A Scheduler's pass starts with RootsRequests, one per peer (per
+// SyncConfig.MaxHashes partitions): the peer answers with the root of each
+// asked partition's tree where it has one without a scan (Replica.Root: a
+// tree built since the partition was last written), and only partitions
+// whose roots differ or are unknown on either side get an exchange. A
+// peer that does not know the request (an older build) answers with an
+// error, and its partitions get an exchange each, as before.
+//
 // When a replica is empty (a wiped disk), the trees differ in shape, or more
 // than SyncConfig.StreamFraction of the leaves differ, the exchange compares
 // every entry instead of a filtered set, and when a replica is empty the
@@ -100,6 +108,8 @@
 //	ReadRequest      [partition int, keys array of bin, max bytes int]
 //	ReadResponse     [records array of Record, next int]
 //	ApplyRequest     [partition int, records array of Record]
+//	RootsRequest     [partitions array of int]
+//	RootsResponse    [roots array of uint, known bin]
 //	Record           [key bin, value bin, version uint, tombstone bool]
 //
 // # Tombstones

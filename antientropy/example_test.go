@@ -28,6 +28,10 @@ func (r *replica) Tree(ctx context.Context, partition int) (*antientropy.Tree, e
 	return antientropy.BuildTree(antientropy.DefaultTreeConfig(), &iter{recs: r.sorted()})
 }
 
+// Root reports no root: the toy replica keeps no trees, so every pass
+// compares its partition in an exchange.
+func (r *replica) Root(partition int) (uint64, bool) { return 0, false }
+
 func (r *replica) Entries(ctx context.Context, req *antientropy.EntriesRequest) (*antientropy.EntriesResponse, error) {
 	return antientropy.CollectEntries(req, &iter{recs: r.sorted()})
 }

@@ -18,7 +18,8 @@ type SyncConfig struct {
 	// the transport's frame limit must exceed the largest record. Default
 	// 1 MiB.
 	MaxBytes int
-	// MaxHashes caps the node indexes of one NodesRequest. Default 4096.
+	// MaxHashes caps the node indexes of one NodesRequest, and the
+	// partitions of one RootsRequest a Scheduler sends. Default 4096.
 	MaxHashes int
 	// StreamFraction: when more than this fraction of the leaves differ,
 	// entries are compared without a bucket filter (the filter would save

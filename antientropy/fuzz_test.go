@@ -61,6 +61,11 @@ func (p *fuzzPeer) call() error {
 	return nil
 }
 
+// Roots is not part of an exchange.
+func (p *fuzzPeer) Roots(ctx context.Context, req *RootsRequest) (*RootsResponse, error) {
+	return nil, errFuzzPeer
+}
+
 func (p *fuzzPeer) Summary(ctx context.Context, req *SummaryRequest) (*SummaryResponse, error) {
 	if err := p.call(); err != nil {
 		return nil, err
@@ -201,7 +206,7 @@ func FuzzServer(f *testing.F) {
 		if in.byte()%8 == 0 {
 			partition = int(int8(in.byte()))
 		}
-		switch in.byte() % 5 {
+		switch in.byte() % 6 {
 		case 0:
 			srv.Summary(ctx, &SummaryRequest{Partition: partition})
 		case 1:
@@ -248,6 +253,39 @@ func FuzzServer(f *testing.F) {
 				req.Records = append(req.Records, Record{Key: in.bytes(8), Value: in.bytes(8), Version: storage.Version(in.u64()), Tombstone: in.byte()%2 == 0})
 			}
 			srv.Apply(ctx, req)
+		case 5:
+			req := &RootsRequest{}
+			for range in.byte() % 32 {
+				if in.byte()%4 == 0 {
+					req.Partitions = append(req.Partitions, int(int8(in.byte())))
+				} else {
+					req.Partitions = append(req.Partitions, testPartition)
+				}
+			}
+			resp, err := srv.Roots(ctx, req)
+			if err != nil {
+				if len(req.Partitions) <= 20 && !slices.ContainsFunc(req.Partitions, func(p int) bool { return p < 0 }) {
+					t.Fatalf("roots of %v: %v", req.Partitions, err)
+				}
+				return
+			}
+			if len(resp.Roots) != len(req.Partitions) || len(resp.Known) != (len(req.Partitions)+7)/8 {
+				t.Fatalf("%d roots, %d bitmap bytes for %d partitions", len(resp.Roots), len(resp.Known), len(req.Partitions))
+			}
+			// The fixture's partition is never written: its root is known.
+			// Other partitions have one once a Summary built their trees.
+			for i, p := range req.Partitions {
+				root, ok := resp.Root(i)
+				if p == testPartition && (!ok || root != sum.Root) {
+					t.Fatalf("partition %d: root %x, %v; the tree's is %x", p, root, ok, sum.Root)
+				}
+				if ok {
+					tree, err := local.Tree(ctx, p)
+					if err != nil || tree.Root() != root {
+						t.Fatalf("partition %d: root %x, the tree's is %x (%v)", p, root, tree.Root(), err)
+					}
+				}
+			}
 		}
 	})
 }

@@ -20,6 +20,9 @@ type memReplica struct {
 
 	mu    sync.Mutex
 	parts map[int]*memPart // guarded by mu
+	// roots holds the root of each partition's last tree until the
+	// partition changes, as a node's tree cache does; guarded by mu.
+	roots map[int]uint64
 
 	trees atomic.Int64 // trees built
 }
@@ -76,7 +79,7 @@ func (mp *memPart) sorted() []Record {
 var _ Replica = (*memReplica)(nil)
 
 func newMemReplica(cfg TreeConfig) *memReplica {
-	return &memReplica{cfg: cfg, parts: make(map[int]*memPart)}
+	return &memReplica{cfg: cfg, parts: make(map[int]*memPart), roots: make(map[int]uint64)}
 }
 
 func (m *memReplica) part(p int) *memPart {
@@ -97,12 +100,14 @@ func (m *memReplica) set(p int, r Record) {
 	if r.Tombstone {
 		r.Value = nil
 	}
+	delete(m.roots, p)
 	m.part(p).put(r)
 }
 
 func (m *memReplica) del(p int, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.roots, p)
 	m.part(p).del(key)
 }
 
@@ -124,7 +129,18 @@ func (m *memReplica) Tree(ctx context.Context, p int) (*Tree, error) {
 	m.trees.Add(1)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return BuildTree(m.cfg, &sliceIter{recs: m.part(p).recs})
+	t, err := BuildTree(m.cfg, &sliceIter{recs: m.part(p).recs})
+	if err == nil {
+		m.roots[p] = t.Root()
+	}
+	return t, err
+}
+
+func (m *memReplica) Root(p int) (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	root, ok := m.roots[p]
+	return root, ok
 }
 
 func (m *memReplica) Entries(ctx context.Context, req *EntriesRequest) (*EntriesResponse, error) {
@@ -168,6 +184,7 @@ func (m *memReplica) Apply(ctx context.Context, req *ApplyRequest) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.roots, req.Partition)
 	mp := m.part(req.Partition)
 	for _, r := range req.Records {
 		old, ok := mp.get(r.Key)

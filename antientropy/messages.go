@@ -70,6 +70,33 @@ func Newer(va storage.Version, ta bool, vala []byte, vb storage.Version, tb bool
 	return bytes.Compare(vala, valb) > 0
 }
 
+// RootsRequest asks a peer for the roots of its Merkle trees of Partitions
+// that it holds without a scan: trees built since the partition was last
+// written. A pass compares every shared partition this way first, in one
+// request per peer, and runs exchanges only for those whose roots differ
+// or are unknown on either side, so an unchanged partition costs neither
+// replica a tree build or a round trip of its own.
+type RootsRequest struct {
+	Partitions []int
+}
+
+// RootsResponse answers a RootsRequest, in request order: Roots[i] is the
+// root of the peer's current tree of Partitions[i] if bit i of Known
+// (least significant first) is set, and 0 otherwise. len(Roots) ==
+// len(Partitions) and len(Known) == (len(Partitions)+7)/8.
+type RootsResponse struct {
+	Roots []uint64
+	Known []byte
+}
+
+// Root returns the i-th root and whether the peer knew it.
+func (r *RootsResponse) Root(i int) (uint64, bool) {
+	if i < 0 || i >= len(r.Roots) || !bitSet(r.Known, i) {
+		return 0, false
+	}
+	return r.Roots[i], true
+}
+
 // SummaryRequest starts an exchange: it asks the peer to build (or take a
 // fresh copy of) its tree of Partition and describe it.
 type SummaryRequest struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,8 +184,13 @@ type Progress struct {
 	// pass; zero before the first.
 	LastPassCompleted time.Time
 	LastPassDuration  time.Duration
-	// PartitionsCompared counts exchanges that completed.
+	// PartitionsCompared counts partitions compared with a peer: exchanges
+	// that completed, and RootMatches.
 	PartitionsCompared uint64
+	// RootMatches counts partitions whose roots, compared at the start of
+	// a pass (see RootsRequest), were equal on both replicas: no exchange
+	// was needed.
+	RootMatches uint64
 	// KeysRepaired is KeysSent + KeysReceived: records that one replica
 	// lacked or held older.
 	KeysRepaired uint64
@@ -228,6 +234,7 @@ type Scheduler struct {
 
 	passes        atomic.Uint64
 	compared      atomic.Uint64
+	rootMatches   atomic.Uint64
 	keysSent      atomic.Uint64
 	keysReceived  atomic.Uint64
 	bytesSent     atomic.Uint64
@@ -323,29 +330,37 @@ func (s *Scheduler) pass(ctx context.Context, spread bool) (int, error) {
 	s.mu.Lock()
 	s.mu.passItems, s.mu.passPosition, s.mu.passStarted = len(items), 0, start
 	s.mu.Unlock()
-	var interval time.Duration
-	if spread && s.cfg.FullPassTarget > 0 {
-		interval = s.cfg.FullPassTarget / time.Duration(len(items))
+	rest, err := s.compareRoots(ctx, items)
+	if err != nil {
+		return 0, err
 	}
-	for i, item := range items {
+	done := len(items) - len(rest)
+	s.mu.Lock()
+	s.mu.passPosition = done
+	s.mu.Unlock()
+	var interval time.Duration
+	if spread && s.cfg.FullPassTarget > 0 && len(rest) > 0 {
+		interval = s.cfg.FullPassTarget / time.Duration(len(rest))
+	}
+	for i, item := range rest {
 		if interval > 0 {
 			if err := s.sleepUntil(ctx, start.Add(time.Duration(i)*interval)); err != nil {
-				return i, err
+				return done + i, err
 			}
 		}
 		if s.env.Alive == nil || s.env.Alive(item.Peer) {
 			if err := s.takeTree(ctx); err != nil {
-				return i, err
+				return done + i, err
 			}
 			s.syncOne(ctx, item)
 			if err := ctx.Err(); err != nil {
-				return i, err
+				return done + i, err
 			}
 		} else {
 			s.skipped.Add(1)
 		}
 		s.mu.Lock()
-		s.mu.passPosition = i + 1
+		s.mu.passPosition = done + i + 1
 		s.mu.Unlock()
 	}
 	end := s.clock.Now()
@@ -354,6 +369,73 @@ func (s *Scheduler) pass(ctx context.Context, spread bool) (int, error) {
 	s.mu.lastPassCompleted, s.mu.lastPassDuration = end, end.Sub(start)
 	s.mu.Unlock()
 	return len(items), nil
+}
+
+// compareRoots returns the items that still need an exchange: all but
+// those whose partition has the same root here (Local.Root) and on the
+// peer (one RootsRequest per peer, per Sync.MaxHashes partitions). An
+// item stays when either root is unknown, its peer is down, or the peer
+// fails to answer (a peer of an older build does not know the request):
+// its exchange builds the trees or reports the error, as it always did.
+// It returns ctx's error if ctx ends.
+func (s *Scheduler) compareRoots(ctx context.Context, items []WorkItem) ([]WorkItem, error) {
+	byPeer := map[string][]int{} // indexes of items with a local root
+	for i, item := range items {
+		if s.env.Alive != nil && !s.env.Alive(item.Peer) {
+			continue
+		}
+		if _, ok := s.env.Local.Root(item.Partition); ok {
+			byPeer[item.Peer] = append(byPeer[item.Peer], i)
+		}
+	}
+	equal := make([]bool, len(items))
+	matched := 0
+	for name, idx := range byPeer {
+		peer, err := s.env.Peer(name)
+		if err != nil {
+			continue
+		}
+		for chunk := range slices.Chunk(idx, s.cfg.Sync.MaxHashes) {
+			req := &RootsRequest{Partitions: make([]int, len(chunk))}
+			for j, i := range chunk {
+				req.Partitions[j] = items[i].Partition
+			}
+			resp, err := peer.Roots(ctx, req)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil || len(resp.Roots) != len(chunk) {
+				break
+			}
+			sent, received := int64(messageOverhead+indexSize*len(chunk)), int64(messageOverhead+(hashSize+1)*len(chunk))
+			s.bytesSent.Add(uint64(sent))
+			s.bytesReceived.Add(uint64(received))
+			if err := s.bytes.Wait(ctx, sent+received); err != nil {
+				return nil, err
+			}
+			for j, i := range chunk {
+				remote, rok := resp.Root(j)
+				// Asked again: the partition may have been written since.
+				local, lok := s.env.Local.Root(items[i].Partition)
+				if rok && lok && remote == local {
+					equal[i] = true
+					matched++
+				}
+			}
+		}
+	}
+	if matched == 0 {
+		return items, nil
+	}
+	s.rootMatches.Add(uint64(matched))
+	s.compared.Add(uint64(matched))
+	rest := make([]WorkItem, 0, len(items)-matched)
+	for i, item := range items {
+		if !equal[i] {
+			rest = append(rest, item)
+		}
+	}
+	return rest, nil
 }
 
 func (s *Scheduler) syncOne(ctx context.Context, item WorkItem) {
@@ -405,6 +487,7 @@ func (s *Scheduler) Progress() Progress {
 	p := Progress{
 		Passes:             s.passes.Load(),
 		PartitionsCompared: s.compared.Load(),
+		RootMatches:        s.rootMatches.Load(),
 		KeysSent:           s.keysSent.Load(),
 		KeysReceived:       s.keysReceived.Load(),
 		BytesSent:          s.bytesSent.Load(),

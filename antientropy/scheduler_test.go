@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kvstore/storage"
 )
 
 // fakeClock is a Clock whose Sleep advances time at once.
@@ -116,7 +119,11 @@ func TestSchedulerPacesTrees(t *testing.T) {
 			t.Fatalf("exchange %d is %+v, want %+v", i, obs.items[i], work[i])
 		}
 	}
-	// The next pass continues at the same pace.
+	// The next pass continues at the same pace (over other partitions: the
+	// first pass's now match by root and need no exchange).
+	for i := range work {
+		work[i].Partition += 20
+	}
 	if err := s.RunPass(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +136,18 @@ func TestSchedulerSpreadsPassOverTarget(t *testing.T) {
 	clock := newFakeClock()
 	c := newCluster("b")
 	obs := &observations{clock: clock, max: 10}
+	// Every pass finds each partition written since the last, so each
+	// needs an exchange.
+	var writes atomic.Int64
+	work := func() []WorkItem {
+		for p := range 5 {
+			w := writes.Add(1)
+			c.local.set(p, Record{Key: testKey(int(w)), Value: []byte("v"), Version: storage.Version(w)})
+		}
+		return items(5, "b")
+	}
 	s, err := NewScheduler(Config{TreesPerSecond: 100, FullPassTarget: 10 * time.Second}, Env{
-		Local: c.local, Work: func() []WorkItem { return items(5, "b") }, Peer: c.peer, Clock: clock, Observe: obs.observe,
+		Local: c.local, Work: work, Peer: c.peer, Clock: clock, Observe: obs.observe,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +165,139 @@ func TestSchedulerSpreadsPassOverTarget(t *testing.T) {
 	}
 	if p := s.Progress(); p.LastPassDuration != 8*time.Second {
 		t.Fatalf("last pass took %v, want 8s", p.LastPassDuration)
+	}
+}
+
+// rootsPeer records the requests that matter to root comparison; with
+// noRoots it answers RootsRequest as a peer of an older build does.
+type rootsPeer struct {
+	Peer
+	noRoots bool
+
+	mu        sync.Mutex
+	roots     int   // RootsRequests
+	exchanged []int // partitions of the exchanges started, in order
+}
+
+var errUnknownRequest = errors.New("unknown message type")
+
+func (p *rootsPeer) Roots(ctx context.Context, req *RootsRequest) (*RootsResponse, error) {
+	p.mu.Lock()
+	p.roots++
+	p.mu.Unlock()
+	if p.noRoots {
+		return nil, errUnknownRequest
+	}
+	return p.Peer.Roots(ctx, req)
+}
+
+func (p *rootsPeer) Summary(ctx context.Context, req *SummaryRequest) (*SummaryResponse, error) {
+	p.mu.Lock()
+	p.exchanged = append(p.exchanged, req.Partition)
+	p.mu.Unlock()
+	return p.Peer.Summary(ctx, req)
+}
+
+// take returns and resets what p recorded.
+func (p *rootsPeer) take() (roots int, exchanged []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	roots, exchanged = p.roots, p.exchanged
+	p.roots, p.exchanged = 0, nil
+	return roots, exchanged
+}
+
+// rootsFixture is a scheduler over parts partitions, equal on this replica
+// and on peer b.
+func rootsFixture(t *testing.T, parts int, noRoots bool) (*Scheduler, *cluster, *rootsPeer) {
+	t.Helper()
+	c := newCluster("b")
+	rng := rand.New(rand.NewPCG(5, 6))
+	for p := range parts {
+		fill(p, 20, rng, c.local, c.peers["b"])
+	}
+	peer := &rootsPeer{Peer: serverPeer(c.peers["b"]), noRoots: noRoots}
+	s, err := NewScheduler(Config{TreesPerSecond: -1, BytesPerSecond: -1, FullPassTarget: -1, Sync: SyncConfig{MaxHashes: 4}}, Env{
+		Local: c.local,
+		Work:  func() []WorkItem { return items(parts, "b") },
+		Peer:  func(string) (Peer, error) { return peer, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, peer
+}
+
+func TestSchedulerComparesRootsFirst(t *testing.T) {
+	const parts = 10
+	s, c, peer := rootsFixture(t, parts, false)
+	pass := func(what string, wantRoots int, wantExchanged ...int) {
+		t.Helper()
+		if err := s.RunPass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		roots, exchanged := peer.take()
+		if roots != wantRoots || !slices.Equal(exchanged, wantExchanged) {
+			t.Fatalf("%s: %d RootsRequests, exchanges of partitions %v; want %d, %v", what, roots, exchanged, wantRoots, wantExchanged)
+		}
+	}
+	all := make([]int, parts)
+	for p := range all {
+		all[p] = p
+	}
+
+	// No tree is cached yet: no root to compare, every partition is
+	// exchanged.
+	pass("first pass", 0, all...)
+	// Unchanged partitions match by root, asked in ceil(10/4) requests.
+	pass("second pass", 3)
+	if p := s.Progress(); p.RootMatches != parts || p.PartitionsCompared != 2*parts || p.Errors != 0 {
+		t.Fatalf("progress %+v, want %d root matches of %d compared, no errors", p, parts, 2*parts)
+	}
+	// A write on b to partition 7 makes that partition, and only it, need
+	// an exchange, which brings the record here. b has built its new tree
+	// (say for an exchange with a third replica): its root is known, and
+	// differs.
+	rec := Record{Key: []byte("new"), Value: []byte("value"), Version: storage.NewVersion(1_800_000_000_000, 0, 2)}
+	c.peers["b"].set(7, rec)
+	if _, err := c.peers["b"].Tree(context.Background(), 7); err != nil {
+		t.Fatal(err)
+	}
+	pass("after a write on b", 3, 7)
+	if got, ok := c.local.contents(7)["new"]; !ok || got.Version != rec.Version {
+		t.Fatalf("the record written on b did not arrive: %+v, %v", got, ok)
+	}
+	// A write here changes the local root of partition 3; the repair of 7
+	// changed this replica's partition 7 too. Neither has a local root to
+	// compare (8 partitions asked, in 2 requests): both are exchanged once
+	// more.
+	c.local.set(3, Record{Key: []byte("here"), Value: []byte("v"), Version: storage.NewVersion(1_800_000_000_001, 0, 1)})
+	pass("after a local write", 2, 3, 7)
+	if _, ok := c.peers["b"].contents(3)["here"]; !ok {
+		t.Fatal("the local write did not reach b")
+	}
+	// The repair of 3 changed b's partition 3: b has no root of it until
+	// one more exchange builds its tree. Then all match.
+	pass("after the repair on b", 3, 3)
+	pass("at rest", 3)
+}
+
+// A peer of an older build refuses RootsRequest: every pass exchanges
+// every partition with it, as before, and counts no error.
+func TestSchedulerRootsRefused(t *testing.T) {
+	const parts = 6
+	s, _, peer := rootsFixture(t, parts, true)
+	for pass := range 3 {
+		if err := s.RunPass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		roots, exchanged := peer.take()
+		if want := min(pass, 1); roots != want || len(exchanged) != parts {
+			t.Fatalf("pass %d: %d RootsRequests and %d exchanges, want %d and %d", pass, roots, len(exchanged), want, parts)
+		}
+	}
+	if p := s.Progress(); p.RootMatches != 0 || p.PartitionsCompared != 3*parts || p.Errors != 0 {
+		t.Fatalf("progress %+v, want %d compared by exchange, no errors", p, 3*parts)
 	}
 }
 

@@ -26,7 +26,8 @@ type ServerConfig struct {
 	// MaxBytes caps the approximate size of an entries or read response.
 	// Default 4 MiB.
 	MaxBytes int
-	// MaxHashes caps the indexes of one NodesRequest. Default 65536.
+	// MaxHashes caps the indexes of one NodesRequest and the partitions of
+	// one RootsRequest. Default 65536.
 	MaxHashes int
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -132,6 +133,24 @@ func NewServer(local Replica, cfg ServerConfig) (*Server, error) {
 	// still held by a peer, do not name a tree of this run.
 	s.mu.nextID = uint64(s.cfg.Now().UnixNano())
 	return s, nil
+}
+
+// Roots answers from the local replica's Root: it never builds a tree.
+func (s *Server) Roots(ctx context.Context, req *RootsRequest) (*RootsResponse, error) {
+	if len(req.Partitions) > s.cfg.MaxHashes {
+		return nil, fmt.Errorf("%w: roots: %d partitions, limit %d", ErrBadRequest, len(req.Partitions), s.cfg.MaxHashes)
+	}
+	resp := &RootsResponse{Roots: make([]uint64, len(req.Partitions)), Known: make([]byte, (len(req.Partitions)+7)/8)}
+	for i, p := range req.Partitions {
+		if p < 0 {
+			return nil, fmt.Errorf("%w: roots: partition %d", ErrBadRequest, p)
+		}
+		if root, ok := s.local.Root(p); ok {
+			resp.Roots[i] = root
+			setBit(resp.Known, i)
+		}
+	}
+	return resp, nil
 }
 
 // Summary builds the local tree of the partition, keeps it under a new

@@ -23,6 +23,12 @@ type Replica interface {
 	// empty tree, and the peer would stream the whole partition to a node
 	// that does not own it).
 	Tree(ctx context.Context, partition int) (*Tree, error)
+	// Root returns the root of the tree Tree would return now, if the
+	// replica has it without a scan (a cached tree of a partition not
+	// written since), and false otherwise; also false for a partition the
+	// replica does not hold. A replica that keeps no trees always returns
+	// false. It must be cheap: a pass asks it for every partition.
+	Root(partition int) (uint64, bool)
 	// Entries returns one page of the partition's entries, tombstones
 	// included, as req describes; CollectEntries builds it from an iterator
 	// positioned at req.Start.
@@ -44,6 +50,9 @@ type Replica interface {
 // transport's or the peer's (such as ErrUnknownTree); any error ends the
 // exchange.
 type Peer interface {
+	// Roots returns the roots the peer has of its trees of some
+	// partitions, without building any (see RootsRequest).
+	Roots(ctx context.Context, req *RootsRequest) (*RootsResponse, error)
 	// Summary builds the peer's tree of the partition and describes it.
 	Summary(ctx context.Context, req *SummaryRequest) (*SummaryResponse, error)
 	// Nodes returns hashes of the tree a Summary described.

@@ -12,10 +12,13 @@ import (
 )
 
 // Anti-entropy defaults of the node. A pass compares every partition this
-// node shares with each other replica; exchanges of partitions that did not
-// change since the last one cost a root comparison (trees are cached per
-// partition until a write touches it), so a short pass is affordable and a
-// wiped replica in a small idle cluster is repaired within a minute.
+// node shares with each other replica; partitions that did not change since
+// their trees were built cost a root each, compared in one request per peer
+// (roots are kept per partition until a write touches it), so a short pass
+// is affordable and a wiped replica in a small idle cluster is repaired
+// within a minute. Full trees (about 35 KB each) are kept for at most
+// maxCachedTrees partitions; a differing partition whose tree was evicted
+// is scanned again.
 const (
 	defaultAETreesPerSecond = 200
 	defaultAEFullPass       = 30 * time.Second
@@ -33,10 +36,13 @@ type aeReplica struct {
 	cache        *treeCache
 }
 
-// treeCache holds partitions' Merkle trees, shared by the replica views.
+// treeCache holds partitions' Merkle trees, shared by the replica views,
+// and the root of every partition's last tree (a few bytes each, never
+// evicted).
 type treeCache struct {
-	mu    sync.Mutex // guards trees
+	mu    sync.Mutex // guards trees and roots
 	trees map[int]cachedTree
+	roots []cachedRoot // by partition
 }
 
 // cachedTree is a partition's tree and the partition's write generation
@@ -44,6 +50,14 @@ type treeCache struct {
 type cachedTree struct {
 	gen  uint64
 	tree *antientropy.Tree
+}
+
+// cachedRoot is the root of a partition's last tree and the write
+// generation it was built at; known is false before the first.
+type cachedRoot struct {
+	gen   uint64
+	root  uint64
+	known bool
 }
 
 var _ antientropy.Replica = (*aeReplica)(nil)
@@ -97,8 +111,25 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 		}
 	}
 	c.trees[p] = cachedTree{gen: gen, tree: tree}
+	c.roots[p] = cachedRoot{gen: gen, root: tree.Root(), known: true}
 	c.mu.Unlock()
 	return tree, nil
+}
+
+// Root implements antientropy.Replica: the root of the partition's last
+// tree, if no write touched the partition since it was built.
+func (r *aeReplica) Root(p int) (uint64, bool) {
+	if r.holds(p) != nil {
+		return 0, false
+	}
+	gen := r.n.rep.generation(p)
+	c := r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cr := c.roots[p]; cr.known && cr.gen == gen {
+		return cr.root, true
+	}
+	return 0, false
 }
 
 // Entries implements antientropy.Replica.
@@ -187,6 +218,14 @@ func aeCall[T wire.Message](p aePeer, ctx context.Context, req wire.Message) (T,
 	return out, nil
 }
 
+func (p aePeer) Roots(ctx context.Context, req *antientropy.RootsRequest) (*antientropy.RootsResponse, error) {
+	r, err := aeCall[*wire.AERootsResponse](p, ctx, &wire.AERootsRequest{RootsRequest: *req})
+	if err != nil {
+		return nil, err
+	}
+	return &r.RootsResponse, nil
+}
+
 func (p aePeer) Summary(ctx context.Context, req *antientropy.SummaryRequest) (*antientropy.SummaryResponse, error) {
 	r, err := aeCall[*wire.AESummaryResponse](p, ctx, &wire.AESummaryRequest{SummaryRequest: *req})
 	if err != nil {
@@ -229,6 +268,12 @@ func (p aePeer) Apply(ctx context.Context, req *antientropy.ApplyRequest) error 
 // joining nodes stream partitions through it.
 func (n *Node) serveAE(ctx context.Context, req wire.Message) (resp wire.Message, handled bool, err error) {
 	switch m := req.(type) {
+	case *wire.AERootsRequest:
+		r, err := n.aeServer.Roots(ctx, &m.RootsRequest)
+		if err != nil {
+			return nil, true, err
+		}
+		return &wire.AERootsResponse{RootsResponse: *r}, true, nil
 	case *wire.AESummaryRequest:
 		r, err := n.aeServer.Summary(ctx, &m.SummaryRequest)
 		if err != nil {
@@ -270,7 +315,7 @@ func (n *Node) newAntiEntropy() error {
 	// Tree builds are paced whether or not background passes run: joins
 	// and peers' exchanges build trees too.
 	n.aeScan = n.cfg.AntiEntropy.ScanPacer()
-	cache := &treeCache{trees: map[int]cachedTree{}}
+	cache := &treeCache{trees: map[int]cachedTree{}, roots: make([]cachedRoot, n.cfg.Partitions)}
 	n.aeReplica = &aeReplica{n: n, cache: cache}
 	n.aeLocal = &aeReplica{n: n, cache: cache, anyPartition: true}
 	srv, err := antientropy.NewServer(n.aeReplica, antientropy.ServerConfig{})
@@ -295,12 +340,6 @@ func (n *Node) newAntiEntropy() error {
 		Alive: func(name string) bool {
 			p := n.peers.Load().byName[name]
 			return p != nil && p.up()
-		},
-		Observe: func(item antientropy.WorkItem, res antientropy.Result, err error) {
-			n.metrics.aeExchanges.Add(1)
-			if err != nil {
-				n.metrics.aeErrors.Add(1)
-			}
 		},
 	})
 	if err != nil {

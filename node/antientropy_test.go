@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"kvstore/antientropy"
 	"kvstore/node"
 	"kvstore/node/nodetest"
 	"kvstore/node/transport/memnet"
@@ -138,5 +139,58 @@ func TestPartitionedWritersConverge(t *testing.T) {
 		if recs[0].Version != recs[1].Version || recs[1].Version != recs[2].Version {
 			t.Errorf("%s: versions differ: %v %v %v", k, recs[0].Version, recs[1].Version, recs[2].Version)
 		}
+	}
+}
+
+// Once the replicas agree, a pass compares roots only: the scheduler's
+// node runs no exchange, however many passes go by. A write that this
+// node misses changes the other replicas' roots, and is repaired.
+func TestIdleAntiEntropyComparesRootsOnly(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, Partitions: 64})
+	for i := range 300 {
+		mustPut(t, c.Node(0), fmt.Sprintf("k%03d", i), "v", node.LevelAll)
+	}
+	// Node 0 (its name sorts first) runs the exchanges with both others.
+	progress := func() antientropy.Progress {
+		p, ok := c.Node(0).AntiEntropyProgress()
+		if !ok {
+			t.Fatal("anti-entropy is off")
+		}
+		return p
+	}
+	passes := func(n uint64) antientropy.Progress {
+		t.Helper()
+		want := progress().Passes + n
+		waitForLong(t, "anti-entropy passes", 30*time.Second, func() bool { return progress().Passes >= want })
+		return progress()
+	}
+	exchanges := func(p antientropy.Progress) uint64 { return p.PartitionsCompared - p.RootMatches }
+	// The first passes build every tree; then all roots match.
+	passes(2)
+	before := passes(1)
+	after := passes(3)
+	if n := exchanges(after) - exchanges(before); n != 0 {
+		t.Errorf("%d exchanges in 3 passes of an idle cluster, want 0", n)
+	}
+	if n, want := after.RootMatches-before.RootMatches, uint64(3*after.PassItems); n < want {
+		t.Errorf("%d root matches in 3 passes of %d items, want at least %d", n, after.PassItems, want)
+	}
+
+	// Node 0 misses a write: its cached root of that partition stays
+	// current while the others' change.
+	c.Net.SetMode(memnet.FailFast)
+	c.Net.Partition([]string{c.Name(0)}, []string{c.Name(1), c.Name(2)})
+	mustPut(t, c.Node(1), "missed", "by node 0", node.LevelDefault)
+	c.Net.Heal()
+	waitForLong(t, "anti-entropy repairs the missed write", 30*time.Second, func() bool {
+		rec, err := c.Node(0).LocalRecord([]byte("missed"))
+		return err == nil && string(rec.Value) == "by node 0"
+	})
+	// Exchanges stop again once the repaired trees are rebuilt.
+	passes(2)
+	before = progress()
+	after = passes(2)
+	if n := exchanges(after) - exchanges(before); n != 0 {
+		t.Errorf("%d exchanges in 2 passes after the repair, want 0", n)
 	}
 }

@@ -217,6 +217,7 @@ type AntiEntropyStatus struct {
 	LastFullPass       string  `json:"last_full_pass,omitempty"` // RFC 3339
 	LastPassSeconds    float64 `json:"last_pass_seconds"`
 	PartitionsCompared uint64  `json:"partitions_compared"`
+	RootMatches        uint64  `json:"root_matches"`
 	KeysRepaired       uint64  `json:"keys_repaired"`
 	Errors             uint64  `json:"errors"`
 	Skipped            uint64  `json:"skipped"`

@@ -491,6 +491,7 @@ func (n *Node) dropStep(ctx context.Context) {
 		return
 	}
 	for _, p := range dropped {
+		n.rep.changed(p)
 		delete(n.mv.lostSince, p)
 	}
 	n.mv.dropped.Add(int64(len(dropped)))

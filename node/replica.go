@@ -50,6 +50,10 @@ type replica struct {
 
 func (r *replica) generation(p int) uint64 { return r.gens[p].Load() }
 
+// changed records that partition p's records changed (after the change is
+// visible), so anti-entropy does not reuse its cached tree and root.
+func (r *replica) changed(p int) { r.gens[p].Add(1) }
+
 // apply writes records to the local engine. A record older than the stored
 // one changes nothing (the engine keeps the newest version).
 func (r *replica) apply(records []wire.Record) error {
@@ -60,7 +64,7 @@ func (r *replica) apply(records []wire.Record) error {
 		}
 		r.clock.Observe(storage.Version(rec.Version))
 		p := r.parts(rec.Key)
-		defer r.gens[p].Add(1)
+		defer r.changed(p)
 		k := storageKey(make([]byte, 0, partitionPrefixLen+len(rec.Key)), p, rec.Key)
 		if rec.Tombstone {
 			return r.db.Delete(k, storage.Version(rec.Version))
@@ -85,7 +89,7 @@ func (r *replica) apply(records []wire.Record) error {
 		return err
 	}
 	for _, rec := range records {
-		r.gens[r.parts(rec.Key)].Add(1)
+		r.changed(r.parts(rec.Key))
 	}
 	return nil
 }

@@ -38,8 +38,6 @@ type metrics struct {
 	ringChanges          atomic.Int64
 	hintsRefused         atomic.Int64
 	hintsReplayed        atomic.Int64
-	aeExchanges          atomic.Int64
-	aeErrors             atomic.Int64
 	aeKeysApplied        atomic.Int64
 	handedOff            atomic.Int64
 }
@@ -93,6 +91,7 @@ func (n *Node) Status() Status {
 			PassPosition:       pr.PassPosition,
 			LastPassSeconds:    pr.LastPassDuration.Seconds(),
 			PartitionsCompared: pr.PartitionsCompared,
+			RootMatches:        pr.RootMatches,
 			KeysRepaired:       pr.KeysRepaired,
 			Errors:             pr.Errors,
 			Skipped:            pr.Skipped,
@@ -153,7 +152,8 @@ func (n *Node) WriteMetrics(w MetricsWriter) {
 	}
 	if pr, ok := n.AntiEntropyProgress(); ok {
 		w.Counter("kvstore_antientropy_keys_repaired_total", "Records anti-entropy sent to or received from another replica.", float64(pr.KeysRepaired))
-		w.Counter("kvstore_antientropy_partitions_compared_total", "Anti-entropy exchanges completed.", float64(pr.PartitionsCompared))
+		w.Counter("kvstore_antientropy_partitions_compared_total", "Partitions anti-entropy compared with another replica: exchanges completed, and partitions whose Merkle roots matched.", float64(pr.PartitionsCompared))
+		w.Counter("kvstore_antientropy_root_matches_total", "Partitions anti-entropy found equal by comparing Merkle roots alone, without an exchange.", float64(pr.RootMatches))
 		w.Counter("kvstore_antientropy_errors_total", "Anti-entropy exchanges that failed.", float64(pr.Errors))
 		w.Counter("kvstore_antientropy_passes_total", "Full anti-entropy passes completed.", float64(pr.Passes))
 		w.Gauge("kvstore_antientropy_pass_progress", "Items of the current pass done, as a fraction.", frac(pr.PassPosition, pr.PassItems))

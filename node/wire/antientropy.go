@@ -89,6 +89,24 @@ type AEApplyRequest struct {
 // failed apply is answered by an ErrorResponse.
 type AEApplyResponse struct{}
 
+// AERootsRequest carries an antientropy.RootsRequest: the roots of the
+// peer's current trees of many partitions, where it has them without a
+// scan. Answered by an AERootsResponse.
+type AERootsRequest struct {
+	antientropy.RootsRequest
+}
+
+// AERootsResponse carries an antientropy.RootsResponse.
+type AERootsResponse struct {
+	antientropy.RootsResponse
+}
+
+// Type implements Message.
+func (*AERootsRequest) Type() MsgType { return TypeAERootsRequest }
+
+// Type implements Message.
+func (*AERootsResponse) Type() MsgType { return TypeAERootsResponse }
+
 // Type implements Message.
 func (*AESummaryRequest) Type() MsgType { return TypeAESummaryRequest }
 
@@ -118,6 +136,45 @@ func (*AEApplyRequest) Type() MsgType { return TypeAEApplyRequest }
 
 // Type implements Message.
 func (*AEApplyResponse) Type() MsgType { return TypeAEApplyResponse }
+
+// RootsRequest [partitions array of int]
+
+func (m *AERootsRequest) encodeBody(e *encoder) {
+	e.fields(1)
+	e.arrayLen(len(m.Partitions))
+	for _, p := range m.Partitions {
+		e.int(int64(p))
+	}
+}
+
+func (m *AERootsRequest) decodeBody(d *decoder) {
+	n := d.fields(1)
+	if k := d.arrayLen(1); k > 0 {
+		m.Partitions = make([]int, k)
+		for i := range m.Partitions {
+			m.Partitions[i] = d.intIn("partition", maxAEPartition)
+			if d.err != nil {
+				return
+			}
+		}
+	}
+	d.skipFields(n - 1)
+}
+
+// RootsResponse [roots array of uint, known bin]
+
+func (m *AERootsResponse) encodeBody(e *encoder) {
+	e.fields(2)
+	e.uints(m.Roots)
+	e.bytes(m.Known)
+}
+
+func (m *AERootsResponse) decodeBody(d *decoder) {
+	n := d.fields(2)
+	m.Roots = d.uints(math.MaxInt)
+	m.Known = d.bytes()
+	d.skipFields(n - 2)
+}
 
 // SummaryRequest [partition int]
 

@@ -21,6 +21,7 @@ var aeTypes = []MsgType{
 	TypeAEEntriesRequest, TypeAEEntriesResponse,
 	TypeAEReadRequest, TypeAEReadResponse,
 	TypeAEApplyRequest, TypeAEApplyResponse,
+	TypeAERootsRequest, TypeAERootsResponse,
 }
 
 // intUpTo returns a random int in [0, max] of varied encoded width.
@@ -129,6 +130,17 @@ func (g gen) aeMessage(t MsgType) Message {
 		return &AEApplyRequest{antientropy.ApplyRequest{Partition: g.partition(), Records: g.aeRecords()}}
 	case TypeAEApplyResponse:
 		return &AEApplyResponse{}
+	case TypeAERootsRequest:
+		m := &AERootsRequest{}
+		if n := g.count(); n > 0 {
+			m.Partitions = make([]int, n)
+			for i := range m.Partitions {
+				m.Partitions[i] = g.partition()
+			}
+		}
+		return m
+	case TypeAERootsResponse:
+		return &AERootsResponse{antientropy.RootsResponse{Roots: g.uints(math.MaxInt), Known: g.bytes()}}
 	}
 	return nil
 }
@@ -181,6 +193,10 @@ func aeSamples() []struct {
 			Partition: 1023, Records: []antientropy.Record{rec, del},
 		}}},
 		{"ae-apply-response", 25, FlagResponse, &AEApplyResponse{}},
+		{"ae-roots", 26, 0, &AERootsRequest{antientropy.RootsRequest{Partitions: []int{0, 17, 1023, 65535}}}},
+		{"ae-roots-response", 26, FlagResponse, &AERootsResponse{antientropy.RootsResponse{
+			Roots: []uint64{0xdeadbeefcafef00d, 0, 42, math.MaxUint64}, Known: []byte{0x0d},
+		}}},
 	}
 }
 
@@ -287,6 +303,8 @@ func TestAEDecodeLimits(t *testing.T) {
 			&AESummaryResponse{antientropy.SummaryResponse{TreeID: math.MaxUint64, Fanout: antientropy.MaxFanout, Depth: antientropy.MaxDepth, Count: math.MaxInt64, Root: 1, Level1: level1}}},
 		{"largest level and index", TypeAENodesRequest, []any{0, 0, antientropy.MaxDepth, []uint64{math.MaxUint32}},
 			&AENodesRequest{antientropy.NodesRequest{Level: antientropy.MaxDepth, Indexes: []uint32{math.MaxUint32}}}},
+		{"largest partitions", TypeAERootsRequest, []any{[]int64{0, math.MaxInt32}},
+			&AERootsRequest{antientropy.RootsRequest{Partitions: []int{0, math.MaxInt32}}}},
 		{"largest leaves and bitmap", TypeAEEntriesRequest, []any{0, antientropy.MaxLeaves, maxBuckets, nil, math.MaxInt32, math.MaxInt32, false},
 			&AEEntriesRequest{antientropy.EntriesRequest{Leaves: antientropy.MaxLeaves, Buckets: maxBuckets, Limit: math.MaxInt32, MaxBytes: math.MaxInt32}}},
 	}
@@ -387,6 +405,13 @@ func TestAEDecodeRejects(t *testing.T) {
 		{"apply: one field", TypeAEApplyRequest, []any{0}},
 		{"apply: negative partition", TypeAEApplyRequest, []any{-1, []any{record}}},
 		{"apply: record version not a uint", TypeAEApplyRequest, []any{0, []any{[]any{"k", "v", "1", false}}}},
+		{"roots: no fields", TypeAERootsRequest, nil},
+		{"roots: negative partition", TypeAERootsRequest, []any{[]int64{3, -1}}},
+		{"roots: partition too large", TypeAERootsRequest, []any{[]int64{math.MaxInt32 + 1}}},
+		{"roots: partitions not an array", TypeAERootsRequest, []any{"0"}},
+		{"roots response: one field", TypeAERootsResponse, []any{[]uint64{1}}},
+		{"roots response: root not a uint", TypeAERootsResponse, []any{[]any{"r"}, []byte{1}}},
+		{"roots response: bitmap not bin", TypeAERootsResponse, []any{[]uint64{1}, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

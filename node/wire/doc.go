@@ -62,6 +62,8 @@
 //	AEReadResponse     [records array of Record, next int]
 //	AEApplyRequest     [partition int, records array of Record]
 //	AEApplyResponse    []
+//	AERootsRequest     [partitions array of int]
+//	AERootsResponse    [roots array of uint, known bin]
 //
 // Their decoders reject, as malformed, a negative int field, a partition
 // above 2^31-1, a fan-out above antientropy.MaxFanout (and more level-1

@@ -36,6 +36,8 @@ const (
 	TypeAEReadResponse    MsgType = 17
 	TypeAEApplyRequest    MsgType = 18
 	TypeAEApplyResponse   MsgType = 19
+	TypeAERootsRequest    MsgType = 20
+	TypeAERootsResponse   MsgType = 21
 )
 
 // Message is a node-to-node message. The concrete types are the pointer
@@ -82,6 +84,8 @@ var registry = [...]msgInfo{
 	TypeAEReadResponse:    {"AEReadResponse", func() codec { return new(AEReadResponse) }},
 	TypeAEApplyRequest:    {"AEApplyRequest", func() codec { return new(AEApplyRequest) }},
 	TypeAEApplyResponse:   {"AEApplyResponse", func() codec { return new(AEApplyResponse) }},
+	TypeAERootsRequest:    {"AERootsRequest", func() codec { return new(AERootsRequest) }},
+	TypeAERootsResponse:   {"AERootsResponse", func() codec { return new(AERootsResponse) }},
 }
 
 // registeredTypes holds the concrete type of each registry entry, so that
