@@ -188,6 +188,37 @@ func TestSlowLocalDiskDoesNotHoldReads(t *testing.T) {
 	}
 }
 
+// A coordinator's own slow disk does not hold writes the other replicas
+// acknowledge: its WAL fsyncs stall, yet writes at W=2 through it finish
+// at the pace of the other two.
+func TestSlowLocalDiskDoesNotHoldWrites(t *testing.T) {
+	const stall = 2 * time.Second
+	var slow atomic.Bool
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, Sync: storage.SyncAlways, DiskFaults: []vfs.InjectFunc{
+		func(kind vfs.OpKind, path string) error {
+			if slow.Load() && kind == vfs.OpSync && strings.HasSuffix(path, ".wal") {
+				time.Sleep(stall)
+			}
+			return nil
+		},
+	}})
+	slow.Store(true)
+	defer slow.Store(false)
+	const keys = 10
+	start := time.Now()
+	for i := range keys {
+		mustPut(t, c.Node(0), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), node.LevelDefault)
+	}
+	if d := time.Since(start); d > stall {
+		t.Errorf("%d writes took %v while the coordinator's fsyncs stall for %v each", keys, d, stall)
+	}
+	for i := range keys {
+		if r := mustGet(t, c.Node(1), fmt.Sprintf("k%d", i), node.LevelDefault); string(r.Value) != fmt.Sprintf("v%d", i) {
+			t.Errorf("k%d: %+v", i, r)
+		}
+	}
+}
+
 // Deletes replicate like writes: a deleted key reads as absent everywhere,
 // and an older write replayed afterwards does not bring it back.
 func TestDelete(t *testing.T) {
