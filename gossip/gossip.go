@@ -143,10 +143,13 @@ type Gossip struct {
 	queue *memberlist.TransmitLimitedQueue
 	now   func() time.Time
 
-	lifeMu  sync.RWMutex // Leave and Shutdown hold it exclusively; Join and UpdateMeta shared
-	closed  atomic.Bool
-	left    atomic.Bool
-	numLive atomic.Int64 // members with live set
+	lifeMu sync.RWMutex // Leave and Shutdown hold it exclusively; Join and UpdateMeta shared
+	closed atomic.Bool
+	left   atomic.Bool
+	// stopping is set when Shutdown starts: memberlist's complaints about
+	// its own sockets closing under a probe in flight are not logged.
+	stopping atomic.Bool
+	numLive  atomic.Int64 // members with live set
 
 	mu struct {
 		sync.Mutex
@@ -227,10 +230,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.DelegateProtocolVersion = delegateProtocol
 	mc.DelegateProtocolMin = delegateProtocol
 	mc.DelegateProtocolMax = delegateProtocol
-	mc.Logger = cfg.Logger
-	if !cfg.Debug {
-		mc.Logger = log.New(debugFilter{cfg.Logger.Writer()}, cfg.Logger.Prefix(), cfg.Logger.Flags())
-	}
+	mc.Logger = log.New(memberlistLog{w: cfg.Logger.Writer(), debug: cfg.Debug, stopping: &g.stopping}, cfg.Logger.Prefix(), cfg.Logger.Flags())
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -470,6 +470,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 // idempotent; every call returns the first call's result.
 func (g *Gossip) Shutdown() error {
 	g.shutdownOnce.Do(func() {
+		g.stopping.Store(true)
 		close(g.done)
 		g.lifeMu.Lock()
 		g.closed.Store(true)
@@ -804,12 +805,19 @@ func (d *delegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _
 	g.mu.Unlock()
 }
 
-// debugFilter drops memberlist's [DEBUG] lines. A log.Logger writes each
-// line with one Write call.
-type debugFilter struct{ w io.Writer }
+// memberlistLog is memberlist's log output: it drops the [DEBUG] lines
+// unless debug is set, and every line once stopping is set (a node shutting
+// down closes its sockets under probes in flight, and memberlist reports
+// those as failed pings and a misconfigured network). A log.Logger writes
+// each line with one Write call.
+type memberlistLog struct {
+	w        io.Writer
+	debug    bool
+	stopping *atomic.Bool
+}
 
-func (f debugFilter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("[DEBUG]")) {
+func (f memberlistLog) Write(p []byte) (int, error) {
+	if f.stopping.Load() || (!f.debug && bytes.Contains(p, []byte("[DEBUG]"))) {
 		return len(p), nil
 	}
 	return f.w.Write(p)

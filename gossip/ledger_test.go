@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -117,15 +118,32 @@ func TestStrings(t *testing.T) {
 	}
 }
 
-func TestDebugFilter(t *testing.T) {
-	var buf bytes.Buffer
-	f := debugFilter{&buf}
-	for _, line := range []string{"[DEBUG] memberlist: x\n", "[WARN] memberlist: y\n", "[INFO] memberlist: z\n"} {
-		if n, err := f.Write([]byte(line)); n != len(line) || err != nil {
-			t.Fatalf("Write = %d, %v", n, err)
-		}
+func TestMemberlistLog(t *testing.T) {
+	lines := []string{"[DEBUG] memberlist: x\n", "[WARN] memberlist: y\n", "[ERR] memberlist: z\n"}
+	tests := []struct {
+		name            string
+		debug, stopping bool
+		want            string
+	}{
+		{"default", false, false, "[WARN] memberlist: y\n[ERR] memberlist: z\n"},
+		{"debug", true, false, "[DEBUG] memberlist: x\n[WARN] memberlist: y\n[ERR] memberlist: z\n"},
+		{"shutting down", false, true, ""},
+		{"shutting down, debug", true, true, ""},
 	}
-	if got := buf.String(); got != "[WARN] memberlist: y\n[INFO] memberlist: z\n" {
-		t.Errorf("filtered output %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			var stopping atomic.Bool
+			stopping.Store(tt.stopping)
+			f := memberlistLog{w: &buf, debug: tt.debug, stopping: &stopping}
+			for _, line := range lines {
+				if n, err := f.Write([]byte(line)); n != len(line) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if got := buf.String(); got != tt.want {
+				t.Errorf("output %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
