@@ -362,6 +362,44 @@ func TestRemoveCatchesUpGainedPartitions(t *testing.T) {
 	}
 }
 
+// A node that dropped partitions when a join took them, and regains them
+// when the joiner dies and is removed, gets their records back: the
+// catch-up exchanges must not reuse its Merkle trees of the partitions it
+// dropped (they describe records it no longer has, and an exchange
+// comparing them with the other replicas' would find nothing to send).
+func TestRegainedPartitionsAreStreamedBack(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, DisableAntiEntropy: true})
+	const keys = 2000
+	var muts []node.Mutation
+	for i := range keys {
+		muts = append(muts, node.Mutation{Key: []byte(fmt.Sprintf("key-%05d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
+	// Node 0 holds a tree of every partition, as after a pass.
+	for p := range c.Node(0).Status().Partitions {
+		if _, err := c.Node(0).MerkleRoot(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := c.Add()
+	c.WaitRing(4, 20*time.Second)
+	waitForLong(t, "node 0 drops the partitions the join took", 30*time.Second, func() bool {
+		return c.Node(0).MoveStatus().DroppedPartitions > 0
+	})
+	c.Kill(d)
+	if err := c.Node(1).RemoveMember(c.Name(d)); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "node 0 has every key again", 30*time.Second, func() bool {
+		for _, m := range muts {
+			if rec, err := c.Node(0).LocalRecord(m.Key); err != nil || !bytes.Equal(rec.Value, m.Value) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // A node stopped in the middle of its join comes back joining (it must not
 // claim partitions it has not streamed) and finishes the join.
 func TestJoinResumesAfterRestart(t *testing.T) {
