@@ -122,28 +122,19 @@ func (r *replica) readWith(keys [][]byte, get func([]byte) (storage.Record, erro
 	out := make([]wire.ReadResult, len(keys))
 	var buf []byte
 	for i, key := range keys {
-		var err error
-		if out[i], err = r.readKey(key, &buf, get); err != nil {
+		buf = storageKey(buf[:0], r.parts(key), key)
+		rec, err := get(buf)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
+		out[i] = wire.ReadResult{Found: true, Record: wire.Record{
+			Key: key, Value: bytes.Clone(rec.Value), Version: uint64(rec.Version), Tombstone: rec.Tombstone,
+		}}
 	}
 	return out, nil
-}
-
-// readKey reads key's local record with get, building the storage key in
-// *buf.
-func (r *replica) readKey(key []byte, buf *[]byte, get func([]byte) (storage.Record, error)) (wire.ReadResult, error) {
-	*buf = storageKey((*buf)[:0], r.parts(key), key)
-	rec, err := get(*buf)
-	if errors.Is(err, storage.ErrNotFound) {
-		return wire.ReadResult{}, nil
-	}
-	if err != nil {
-		return wire.ReadResult{}, err
-	}
-	return wire.ReadResult{Found: true, Record: wire.Record{
-		Key: key, Value: bytes.Clone(rec.Value), Version: uint64(rec.Version), Tombstone: rec.Tombstone,
-	}}, nil
 }
 
 // maxScanBytes bounds the keys and values one scan returns, so a range

@@ -70,10 +70,32 @@ func (t *table) reader() (*sstable.Reader, error) {
 	return r, nil
 }
 
-// openReader returns the table's reader if it is open, and nil otherwise
-// (not opened yet, being opened, failed to open, or closed): unlike
-// reader, it never reads the file nor waits for a read that does.
-func (t *table) openReader() *sstable.Reader { return t.r.Load() }
+// get looks key up in the table, opening it on first use. With cachedOnly
+// it reads nothing from the file and never waits for an open in progress:
+// it returns ErrNotCached when the table is not open or the key's block is
+// not cached.
+func (t *table) get(key []byte, cachedOnly bool) (value []byte, version uint64, kind base.Kind, found bool, err error) {
+	if cachedOnly {
+		r := t.r.Load()
+		if r == nil {
+			return nil, 0, 0, false, ErrNotCached
+		}
+		value, version, kind, found, err = r.GetCached(key)
+		if errors.Is(err, sstable.ErrNotCached) {
+			return nil, 0, 0, false, ErrNotCached
+		}
+	} else {
+		r, rerr := t.reader()
+		if rerr != nil {
+			return nil, 0, 0, false, rerr
+		}
+		value, version, kind, found, err = r.Get(key)
+	}
+	if err != nil {
+		return nil, 0, 0, false, fmt.Errorf("storage: %s: %w", filepath.Base(t.path), err)
+	}
+	return value, version, kind, found, nil
+}
 
 func (t *table) ref() { t.refs.Add(1) }
 
@@ -272,27 +294,9 @@ func (rs *readState) get(key []byte, cachedOnly bool) (value []byte, version uin
 		if found && t.meta.maxVersion < version {
 			return nil
 		}
-		var r *sstable.Reader
-		if cachedOnly {
-			if r = t.openReader(); r == nil {
-				return ErrNotCached
-			}
-		} else {
-			var err error
-			if r, err = t.reader(); err != nil {
-				return err
-			}
-		}
-		get := r.Get
-		if cachedOnly {
-			get = r.GetCached
-		}
-		v, ver, k, ok, err := get(key)
-		if errors.Is(err, sstable.ErrNotCached) {
-			return ErrNotCached
-		}
+		v, ver, k, ok, err := t.get(key, cachedOnly)
 		if err != nil {
-			return fmt.Errorf("storage: %s: %w", filepath.Base(t.path), err)
+			return err
 		}
 		if ok && (!found || base.Newer(ver, k, v, version, kind, value)) {
 			value, version, kind, found = v, ver, k, true

@@ -184,8 +184,8 @@ func (t *TCP) serveConn(nc net.Conn, h Handler) {
 }
 
 // startConn registers c and, for a dialed connection, starts its writer
-// and its reader (an accepted one is served by serveConn's goroutine). It returns false, closing c, if the transport
-// is closed.
+// and its reader (an accepted one is served by serveConn's goroutine). It
+// returns false, closing c, if the transport is closed.
 func (t *TCP) startConn(c *conn, dialed bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
