@@ -215,6 +215,12 @@ type IterOptions struct {
 	// Tombstones makes the iterator return tombstones too (anti-entropy and
 	// streaming need them); by default they are skipped.
 	Tombstones bool
+	// NoCache reads tables sequentially through a read-ahead buffer of the
+	// iterator's own (at most sstable.ReadAheadSize bytes, and not past End)
+	// without consulting or filling the block cache, as compactions do: for
+	// one-time background scans (anti-entropy, moving partitions) that must
+	// not evict the blocks point reads keep using.
+	NoCache bool
 }
 
 // Iterator walks the newest record of each key in [Start, End) in ascending
@@ -240,6 +246,7 @@ func (db *DB) NewIter(opts IterOptions) (*Iterator, error) {
 	}
 	defer db.leave()
 	it := &Iterator{db: db, opts: opts}
+	topts := sstable.IterOptions{NoCache: opts.NoCache, ReadAheadEnd: opts.End}
 	var children []base.Iterator
 	for _, s := range db.shardsFor(opts.Start, opts.End) {
 		rs := acquireReadState(&s.rs)
@@ -250,7 +257,7 @@ func (db *DB) NewIter(opts IterOptions) (*Iterator, error) {
 		}
 		for _, t := range rs.lv.levels[0] {
 			if t.overlaps(opts.Start, opts.End) {
-				children = append(children, newLevelIter([]*table{t}, sstable.IterOptions{}))
+				children = append(children, newLevelIter([]*table{t}, topts))
 			}
 		}
 		for level := 1; level < numLevels; level++ {
@@ -261,7 +268,7 @@ func (db *DB) NewIter(opts IterOptions) (*Iterator, error) {
 				}
 			}
 			if len(tables) > 0 {
-				children = append(children, newLevelIter(tables, sstable.IterOptions{}))
+				children = append(children, newLevelIter(tables, topts))
 			}
 		}
 	}

@@ -118,7 +118,7 @@ func TestModel(t *testing.T) {
 				want.value, want.version, want.tombstone)
 		}
 	}
-	checkRange := func(start, end string, tombstones bool) {
+	checkRange := func(start, end string, tombstones, noCache bool) {
 		t.Helper()
 		var want []string
 		for k, r := range m {
@@ -127,7 +127,7 @@ func TestModel(t *testing.T) {
 			}
 		}
 		sort.Strings(want)
-		o := IterOptions{Start: []byte(start), Tombstones: tombstones}
+		o := IterOptions{Start: []byte(start), Tombstones: tombstones, NoCache: noCache}
 		if end != "" {
 			o.End = []byte(end)
 		}
@@ -205,7 +205,7 @@ func TestModel(t *testing.T) {
 			if rng.IntN(5) == 0 {
 				b = ""
 			}
-			checkRange(a, b, rng.IntN(2) == 0)
+			checkRange(a, b, rng.IntN(2) == 0, rng.IntN(2) == 0)
 		case r < 960:
 			if err := db.Flush(); err != nil {
 				t.Fatal(err)
@@ -241,7 +241,8 @@ func TestModel(t *testing.T) {
 	for k := range m {
 		checkGet(k)
 	}
-	checkRange("", "", true)
+	checkRange("", "", true, false)
+	checkRange("", "", true, true)
 	countWork()
 	t.Logf("levels %+v; %d compactions, %d flushes", db.Stats().Levels, compactions, flushes)
 	if compactions == 0 || flushes == 0 {

@@ -10,9 +10,14 @@ import (
 type IterOptions struct {
 	// NoCache makes the iterator read the file sequentially through its own
 	// read-ahead buffer (ReadAheadSize bytes), without consulting or filling
-	// the block cache. Compactions set it so that a one-time scan neither
-	// evicts the working set nor pays a cache lookup per block.
+	// the block cache. Compactions and other one-time scans set it so that
+	// they neither evict the working set nor pay a cache lookup per block.
 	NoCache bool
+	// ReadAheadEnd, if set, is a key the caller stops reading at: a NoCache
+	// iterator's read-ahead reads no block past the first one that may hold
+	// it, so a scan of a short range of a large table reads about that
+	// range. It does not bound the iterator itself.
+	ReadAheadEnd []byte
 }
 
 // ReadAheadSize is the read-ahead buffer size of a NoCache iterator.
@@ -27,9 +32,12 @@ const ReadAheadSize = 256 << 10
 type Iter struct {
 	r       *Reader
 	noCache bool
-	blk     int // index of the loaded block; -1 if none
-	bi      blockIter
-	err     error
+	// raEnd is the file offset read-ahead stops at: the end of the block
+	// that may hold IterOptions.ReadAheadEnd, or the end of the data.
+	raEnd uint64
+	blk   int // index of the loaded block; -1 if none
+	bi    blockIter
+	err   error
 
 	// buf holds block bytes read from the file when they are not cached: a
 	// scratch block for a Reader without a cache, or the read-ahead window
@@ -45,6 +53,13 @@ var _ base.Iterator = (*Iter)(nil)
 // closed, the iterator's Err is ErrClosed.
 func (r *Reader) NewIter(opts IterOptions) *Iter {
 	it := &Iter{r: r, noCache: opts.NoCache, blk: -1}
+	ix := &r.index
+	it.raEnd = ix.offs[ix.numBlocks()]
+	if opts.NoCache && opts.ReadAheadEnd != nil {
+		if i := ix.search(opts.ReadAheadEnd); i < ix.numBlocks() {
+			it.raEnd = ix.offs[i+1]
+		}
+	}
 	if r.closed.Load() {
 		it.err = ErrClosed
 	}
@@ -85,8 +100,10 @@ func (it *Iter) readAhead(i int) ([]byte, error) {
 	h := it.r.index.handle(i)
 	n := h.length + blockTrailerLen
 	if h.offset < it.raOff || h.offset+n > it.raOff+uint64(len(it.ra)) {
-		dataEnd := it.r.index.offs[it.r.index.numBlocks()]
-		want := max(min(ReadAheadSize, dataEnd-h.offset), n)
+		want := n
+		if it.raEnd > h.offset {
+			want = max(min(ReadAheadSize, it.raEnd-h.offset), n)
+		}
 		if uint64(cap(it.buf)) < want {
 			it.buf = make([]byte, want)
 		}

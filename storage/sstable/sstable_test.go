@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -475,6 +476,76 @@ func TestNoCacheIterLargeBlocks(t *testing.T) {
 			t.Fatalf("SeekGE(%q): %v", recs[j].key, it.Err())
 		}
 		checkRec(t, "SeekGE", it.Key(), it.Value(), it.Version(), it.Kind(), recs[j])
+	}
+}
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r     io.ReaderAt
+	bytes int
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.bytes += n
+	return n, err
+}
+
+// A NoCache scan of a short key range reads about that range, not a whole
+// read-ahead window, when it names where it stops; every record of the range
+// is still returned, and reading on past the bound still works.
+func TestNoCacheReadAheadEnd(t *testing.T) {
+	recs := genRecords(rand.New(rand.NewPCG(11, 11)), 20000) // about 3 MB, 4 prefixes
+	data, props := buildTable(t, recs, WriterOptions{})
+	if props.DataBytes < 4*ReadAheadSize {
+		t.Fatalf("table of %d data bytes is too small for the test", props.DataBytes)
+	}
+	lo, hi := len(recs)/3, len(recs)/3+40 // a short range in the middle
+	start, end := recs[lo].key, recs[hi].key
+	for _, tc := range []struct {
+		name     string
+		opts     IterOptions
+		maxBytes int
+	}{
+		{"bounded", IterOptions{NoCache: true, ReadAheadEnd: end}, 6 * defaultBlockSize},
+		{"unbounded", IterOptions{NoCache: true}, ReadAheadSize + ReadAheadSize/2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := &countingReaderAt{r: bytes.NewReader(data)}
+			r, err := Open(cr, int64(len(data)), ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened := cr.bytes
+			it := r.NewIter(tc.opts)
+			i := lo
+			for ok := it.SeekGE(start); ok && bytes.Compare(it.Key(), end) < 0; ok = it.Next() {
+				checkRec(t, "scan", it.Key(), it.Value(), it.Version(), it.Kind(), recs[i])
+				i++
+			}
+			read := cr.bytes - opened
+			if i != hi {
+				t.Fatalf("scanned %d records, want %d (err %v)", i-lo, hi-lo, it.Err())
+			}
+			if read > tc.maxBytes {
+				t.Errorf("read %d bytes for %d records; want at most %d", read, hi-lo, tc.maxBytes)
+			}
+			if tc.opts.ReadAheadEnd == nil && read < ReadAheadSize {
+				t.Errorf("unbounded read-ahead read only %d bytes", read)
+			}
+			t.Logf("read %d bytes for %d records", read, hi-lo)
+			// Past the bound the iterator goes on, a block at a time.
+			for n := 0; n < 500; n++ {
+				if !it.Next() {
+					t.Fatalf("Next past the bound at record %d: %v", i, it.Err())
+				}
+				i++
+				checkRec(t, "past", it.Key(), it.Value(), it.Version(), it.Kind(), recs[i])
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,76 @@
+package storage
+
+import (
+	"bytes"
+	"testing"
+
+	"kvstore/storage/vfs"
+)
+
+// A NoCache scan of a data set several times the block cache's size leaves
+// the blocks that point reads use in the cache; a cached scan of the same
+// data evicts them.
+func TestNoCacheScanKeepsBlockCache(t *testing.T) {
+	opts := smallOptions(vfs.NewMem())
+	opts.Shards = 1
+	opts.MemtableSize = 4 << 20 // one flush, one table: no compaction renames blocks
+	db := mustOpen(t, "db", opts)
+	defer db.Close()
+	const n = 4000 // 300-byte values: about 1.3 MB of tables, 5 times the cache
+	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 300) }
+	for i := range n {
+		if err := db.Put(testKey(i), value(i), nowVersion(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	hot := func() (misses int64) {
+		t.Helper()
+		before := db.Stats().CacheMisses
+		for i := 0; i < n; i += 80 { // 50 keys, one block each
+			rec, err := db.Get(testKey(i))
+			if err != nil || !bytes.Equal(rec.Value, value(i)) {
+				t.Fatalf("Get(%s) = %q, %v", testKey(i), rec.Value, err)
+			}
+		}
+		return db.Stats().CacheMisses - before
+	}
+	scan := func(noCache bool) {
+		t.Helper()
+		it, err := db.NewIter(IterOptions{NoCache: noCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			if !bytes.Equal(it.Key(), testKey(i)) || !bytes.Equal(it.Value(), value(i)) {
+				t.Fatalf("scan: record %d is %s", i, it.Key())
+			}
+			i++
+		}
+		if err := it.Close(); err != nil || i != n {
+			t.Fatalf("scan returned %d of %d records: %v", i, n, err)
+		}
+	}
+
+	hot()
+	if m := hot(); m != 0 {
+		t.Fatalf("%d misses reading the hot keys a second time", m)
+	}
+	before := db.Stats()
+	scan(true)
+	after := db.Stats()
+	if after.CacheHits != before.CacheHits || after.CacheMisses != before.CacheMisses || after.CacheSize != before.CacheSize {
+		t.Errorf("NoCache scan used the block cache: hits %d->%d, misses %d->%d, size %d->%d",
+			before.CacheHits, after.CacheHits, before.CacheMisses, after.CacheMisses, before.CacheSize, after.CacheSize)
+	}
+	if m := hot(); m != 0 {
+		t.Errorf("hot keys missed %d times after a NoCache scan", m)
+	}
+	scan(false)
+	if m := hot(); m < 25 {
+		t.Errorf("hot keys missed %d of 50 times after a cached scan; the test needs the cached scan to evict them", m)
+	}
+}
