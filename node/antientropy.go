@@ -92,7 +92,7 @@ func (r *aeReplica) Tree(ctx context.Context, p int) (*antientropy.Tree, error) 
 	}
 	c.mu.Unlock()
 	start, end := partitionBounds(p, nil, nil)
-	it, err := r.n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true})
+	it, err := r.n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true, NoCache: true})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (r *aeReplica) Entries(ctx context.Context, req *antientropy.EntriesRequest
 		return nil, err
 	}
 	start, end := partitionBounds(req.Partition, req.Start, nil)
-	it, err := r.n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true})
+	it, err := r.n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true, NoCache: true})
 	if err != nil {
 		return nil, err
 	}

@@ -194,3 +194,64 @@ func TestIdleAntiEntropyComparesRootsOnly(t *testing.T) {
 		t.Errorf("%d exchanges in 2 passes after the repair, want 0", n)
 	}
 }
+
+// Anti-entropy reads partitions past the block cache: passes that rebuild
+// every tree from the tables leave the cached blocks client reads use, and
+// look up none.
+func TestAntiEntropyLeavesBlockCache(t *testing.T) {
+	c := nodetest.Start(t, nodetest.Options{Nodes: 3, DisableHints: true, Partitions: 16})
+	value := bytes.Repeat([]byte("v"), 300)
+	key := func(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s-%05d", prefix, i)) }
+	var muts []node.Mutation
+	for i := range 6000 { // about 2 MB on each node, twice its block cache
+		muts = append(muts, node.Mutation{Key: key("key", i), Value: value})
+	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
+	for i := range 3 {
+		if err := c.Node(i).DB().Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A write in every partition makes every cached tree stale.
+	muts = muts[:0]
+	for i := range 200 {
+		muts = append(muts, node.Mutation{Key: key("touch", i), Value: []byte("t")})
+	}
+	batchAll(t, c.Node(0), muts, node.LevelAll)
+
+	n0 := c.Node(0) // its name sorts first: it starts the exchanges and builds its trees
+	readHot := func() (misses int64) {
+		t.Helper()
+		before := n0.DB().Stats().CacheMisses
+		for i := 0; i < 6000; i += 100 {
+			if rec, err := n0.LocalRecord(key("key", i)); err != nil || !bytes.Equal(rec.Value, value) {
+				t.Fatalf("LocalRecord(%s) = %q, %v", key("key", i), rec.Value, err)
+			}
+		}
+		return n0.DB().Stats().CacheMisses - before
+	}
+	readHot()
+	if m := readHot(); m != 0 {
+		t.Fatalf("%d cache misses reading the hot keys again", m)
+	}
+	progress := func() antientropy.Progress {
+		p, ok := n0.AntiEntropyProgress()
+		if !ok {
+			t.Fatal("anti-entropy is off")
+		}
+		return p
+	}
+	before, cache := progress(), n0.DB().Stats()
+	waitForLong(t, "two anti-entropy passes", 30*time.Second, func() bool { return progress().Passes >= before.Passes+2 })
+	after, cacheAfter := progress(), n0.DB().Stats()
+	if ex := (after.PartitionsCompared - after.RootMatches) - (before.PartitionsCompared - before.RootMatches); ex < 16 {
+		t.Fatalf("%d exchanges in two passes after a write to every partition; the test needs the trees rebuilt", ex)
+	}
+	if cacheAfter.CacheHits != cache.CacheHits || cacheAfter.CacheMisses != cache.CacheMisses {
+		t.Errorf("anti-entropy passes looked blocks up in the cache: hits %d -> %d, misses %d -> %d",
+			cache.CacheHits, cacheAfter.CacheHits, cache.CacheMisses, cacheAfter.CacheMisses)
+	}
+	if m := readHot(); m != 0 {
+		t.Errorf("%d cache misses reading the hot keys after the passes", m)
+	}
+}

@@ -68,7 +68,7 @@ type LeaveReport struct {
 // handOff streams partition p's records, tombstones included, to target.
 func (n *Node) handOff(ctx context.Context, p int, target string) (int, error) {
 	start, end := partitionBounds(p, nil, nil)
-	it, err := n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true})
+	it, err := n.db.NewIter(storage.IterOptions{Start: start, End: end, Tombstones: true, NoCache: true})
 	if err != nil {
 		return 0, err
 	}
