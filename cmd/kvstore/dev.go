@@ -27,6 +27,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 3, "replicas per key (N)")
 	sync := fs.String("sync", "always", "WAL durability: always, interval or none")
 	syncWindow := fs.Duration("sync-window", 0, "with -sync always, how long after one WAL fsync starts the next may gather concurrent writes (when not given: 2ms for several nodes, 0 for one)")
+	cacheMiB := fs.Int("cache-mib", 64, "block cache of each node's storage engine, in MiB; 0: none")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole cluster (all nodes run in this process) to this file until it stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -82,7 +83,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 			R:          min(2, *n),
 			W:          min(2, *n),
 			Secret:     secret,
-			Storage:    storage.Options{Sync: mode, GroupCommitWindow: *syncWindow},
+			Storage:    storage.Options{Sync: mode, GroupCommitWindow: *syncWindow, CacheSize: cacheSize(*cacheMiB)},
 			Logger:     log.New(stderr, name+": ", log.LstdFlags),
 		}
 		if i > 1 {

@@ -27,7 +27,7 @@ type serveFlags struct {
 	name, data, http, rpc, gossip, join, advertise string
 	n, r, w                                        int
 	sync, secretFile                               string
-	partitions, aeScanMiB                          int
+	partitions, aeScanMiB, cacheMiB                int
 	leaveOnTerm, noHints                           bool
 	syncWindow                                     time.Duration
 }
@@ -52,6 +52,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the cluster secret (also $KVSTORE_SECRET); a new cluster without one creates DATA/cluster.secret")
 	fs.IntVar(&f.partitions, "partitions", 1024, "partitions of the ring; fixed for the life of the cluster")
 	fs.BoolVar(&f.noHints, "no-hints", false, "strict quorums: no hinted handoff (a write counts only its own replicas' acknowledgements; anti-entropy repairs a replica that was down)")
+	fs.IntVar(&f.cacheMiB, "cache-mib", 64, "block cache of the storage engine, in MiB (recently read table blocks; the OS page cache holds more); 0: none")
 	fs.IntVar(&f.aeScanMiB, "ae-scan-mib", 32, "MiB/s of records anti-entropy may read to build Merkle trees (its own and peers'); -1: no cap")
 	fs.BoolVar(&f.leaveOnTerm, "leave-on-term", false, "on SIGTERM, hand this node's partitions off and leave the ring before stopping (default: stay in the ring, as for a restart)")
 }
@@ -87,7 +88,7 @@ func (f *serveFlags) config(stderr io.Writer) (node.Config, error) {
 		Secret:               secret,
 		DisableHintedHandoff: f.noHints,
 		AntiEntropy:          antientropy.Config{ScanBytesPerSecond: scanRate(f.aeScanMiB)},
-		Storage:              storage.Options{Sync: mode, GroupCommitWindow: f.syncWindow},
+		Storage:              storage.Options{Sync: mode, GroupCommitWindow: f.syncWindow, CacheSize: cacheSize(f.cacheMiB)},
 		Logger:               log.New(stderr, f.name+": ", log.LstdFlags),
 	}, nil
 }
@@ -96,6 +97,15 @@ func (f *serveFlags) config(stderr io.Writer) (node.Config, error) {
 // the default.
 func scanRate(mib int) int64 {
 	if mib < 0 {
+		return -1
+	}
+	return int64(mib) << 20
+}
+
+// cacheSize turns -cache-mib into storage.Options.CacheSize: zero or less
+// is no cache.
+func cacheSize(mib int) int64 {
+	if mib <= 0 {
 		return -1
 	}
 	return int64(mib) << 20
