@@ -3,9 +3,10 @@
 # helpers the scripts share.
 #
 #   devcluster_init NAME   make DIR (/tmp/kvstore-NAME.XXXXXX) and the exit trap
-#   dev_start BIN          start BIN dev with NODES nodes from PORT, data in
-#                          DIR/data (emptied first); wait until it is up;
-#                          sets DEV (its PID) and T (the nodes' URLs)
+#   dev_start BIN [ARG...] start BIN dev with NODES nodes from PORT, data in
+#                          DIR/data (emptied first), and the extra dev flags
+#                          ARG; wait until it is up; sets DEV (its PID) and T
+#                          (the nodes' URLs)
 #   dev_stop               stop it (SIGTERM) and wait for it
 #   cpu_ticks PID          user+system clock ticks of the process (HZ a second)
 #   all_line N FILE        the N-th "all" line of a kvstore bench output
@@ -25,7 +26,7 @@ devcluster_init() {
 dev_start() {
 	rm -rf "$DIR/data"
 	: >"$DIR/dev.log"
-	"$1" dev -nodes "$NODES" -port "$PORT" -data "$DIR/data" >"$DIR/dev.log" 2>&1 &
+	"$1" dev -nodes "$NODES" -port "$PORT" -data "$DIR/data" "${@:2}" >"$DIR/dev.log" 2>&1 &
 	DEV=$!
 	for _ in $(seq 1 600); do grep -q "is up" "$DIR/dev.log" && break; sleep 0.1; done
 	grep -q "is up" "$DIR/dev.log" || { cat "$DIR/dev.log" >&2; return 1; }
