@@ -25,15 +25,8 @@ func TestGetCached(t *testing.T) {
 	db := mustOpen(t, "db", opts)
 	// 40 keys of 300-byte values: several 512-byte blocks in one table.
 	const n = 40
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 300) }
-	for i := range n {
-		if err := db.Put(testKey(i), value(i), nowVersion(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	value := blockValue
+	putFlushed(t, db, n)
 	db.Close()
 	// Reopened, no table is open and no block cached.
 	db = mustOpen(t, "db", opts)

@@ -17,15 +17,8 @@ func TestNoCacheScanKeepsBlockCache(t *testing.T) {
 	db := mustOpen(t, "db", opts)
 	defer db.Close()
 	const n = 4000 // 300-byte values: about 1.3 MB of tables, 5 times the cache
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 300) }
-	for i := range n {
-		if err := db.Put(testKey(i), value(i), nowVersion(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	value := blockValue
+	putFlushed(t, db, n)
 	hot := func() (misses int64) {
 		t.Helper()
 		before := db.Stats().CacheMisses

@@ -28,6 +28,23 @@ func testValue(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 20+
 
 func nowVersion(i int) Version { return NewVersion(time.Now().UnixMilli(), uint32(i%1000), 1) }
 
+// blockValue is the 300-byte value of key i in the tests that need several
+// records per table block.
+func blockValue(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 300) }
+
+// putFlushed writes keys 0..n-1 with blockValue and flushes them to tables.
+func putFlushed(t *testing.T, db *DB, n int) {
+	t.Helper()
+	for i := range n {
+		if err := db.Put(testKey(i), blockValue(i), nowVersion(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A crash keeps exactly what was synced: with SyncAlways every acknowledged
 // write survives a crash at any moment, including across flushes and
 // compactions, and torn unsynced tails are cut.
