@@ -120,3 +120,37 @@ func BenchmarkIter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSetShards inserts new keys shaped like a node's (a 2-byte
+// partition id, then 16 decimal digits) with 100-byte values into 24
+// memtables of 8 MiB, at random: the memtables of a three-node cluster of
+// eight shards each, whose arenas together far exceed the CPU's caches.
+// A full memtable is replaced by a new one outside the timer.
+func BenchmarkSetShards(b *testing.B) {
+	const (
+		memtables = 24
+		capacity  = 8 << 20
+	)
+	tables := make([]*Memtable, memtables)
+	for i := range tables {
+		tables[i] = New(capacity)
+	}
+	value := make([]byte, 100)
+	key := make([]byte, 18)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_, r := splitmix64(uint64(i))
+		binary.BigEndian.PutUint16(key, uint16(r>>54)) // 1,024 partitions
+		v := r % 1e16
+		for j := 17; j >= 2; j-- {
+			key[j] = byte('0' + v%10)
+			v /= 10
+		}
+		m := tables[(r>>48)%memtables]
+		if _, err := m.Set(key, uint64(i), base.KindValue, value); err != nil {
+			b.StopTimer()
+			tables[(r>>48)%memtables] = New(capacity)
+			b.StartTimer()
+		}
+	}
+}

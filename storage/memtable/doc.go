@@ -39,17 +39,29 @@
 // Nodes are addressed by word index (a uint32; 0 is the head node and means
 // "none" in a link, since nothing links to the head). Records and keys are
 // addressed by byte offset (a uint32), so one arena is smaller than 4 GiB.
-// Inserting a key appends, starting at the first free byte:
 //
-//	padding     0-3 bytes, so that the node starts on a word boundary
-//	key         keyLen bytes, immediately followed by
-//	node        words, each a native-endian uint32:
+// The arena has two regions that grow towards each other: keys and records
+// from the start (after the head node) upwards, nodes from the end
+// downwards; the memtable is full when they would meet. Inserting a key
+// appends to the first and prepends to the second:
+//
+//	data        [keyLen uvarint][key][record], at the first free byte
+//	node        words, each a native-endian uint32, below the lowest node:
 //	              [0]      record offset (byte offset of the key's newest
 //	                       record; read and written atomically)
-//	              [1]      keyLen (the key ends where the node starts)
-//	              [2+l]    next node at level l, for l < height (read and
+//	              [1]      key offset (byte offset of the keyLen varint)
+//	              [2], [3] the key's first 8 bytes, zero-padded, as a
+//	                       big-endian uint64 (high word first)
+//	              [4+l]    next node at level l, for l < height (read and
 //	                       written atomically; 0 = end of level)
 //	record      [version 8 bytes LE][kind 1 byte][valueLen 4 bytes LE][value]
+//
+// The split keeps what a search reads dense: a node averages 21 bytes (16
+// and 1.33 links of 4), about a seventh of an entry with an 18-byte key and
+// a 100-byte value, so far more of the nodes a search visits stay in the
+// CPU's caches than if each sat beside its value. A search compares the
+// 8-byte prefixes in the nodes and reads a key from the data region only
+// when the prefixes are equal.
 //
 // A newer record for an existing key appends a record only and swaps the
 // node's record offset atomically; the old record stays in the arena
@@ -60,9 +72,10 @@
 // the start of the arena (word 0) with a full tower; it is not counted in
 // Size or Capacity.
 //
-// EntrySize(keyLen, valueLen) = keyLen + 3 + 4*(2+16) + 13 + valueLen bounds
-// the bytes one Set can take (a new key with the tallest tower and the worst
-// padding). An update of an existing key takes exactly 13 + valueLen bytes.
+// EntrySize(keyLen, valueLen) = keyLen + 5 + 13 + 4*(4+16) + valueLen bounds
+// the bytes one Set can take (a new key with the longest length varint and
+// the tallest tower). An update of an existing key takes exactly 13 +
+// valueLen bytes.
 //
 // Beside the arena, a bloom filter of about one bit per 10 arena bytes, in
 // 64-byte lines, lets Get answer for an absent key with one cache miss: a

@@ -21,13 +21,14 @@ const (
 	maxHeight = 16
 	// recordHeaderSize is version (8) + kind (1) + valueLen (4).
 	recordHeaderSize = 13
-	// nodeHeaderWords are the record offset and the key length.
-	nodeHeaderWords = 2
+	// nodeHeaderWords are the record offset, the key offset and the key's
+	// prefix (two words; see keyPrefix).
+	nodeHeaderWords = 4
 	// headBytes is the size of the head node, at the start of the arena.
 	headBytes = 4 * (nodeHeaderWords + maxHeight)
-	// maxEntryOverhead is what EntrySize adds to keyLen+valueLen: the worst
-	// padding before a node, the tallest node and a record header.
-	maxEntryOverhead = 3 + 4*(nodeHeaderWords+maxHeight) + recordHeaderSize
+	// maxEntryOverhead is what EntrySize adds to keyLen+valueLen: the
+	// longest key length varint, a record header and the tallest node.
+	maxEntryOverhead = binary.MaxVarintLen32 + recordHeaderSize + 4*(nodeHeaderWords+maxHeight)
 )
 
 // MaxCapacity is the largest capacity New accepts: byte offsets into the
@@ -55,14 +56,16 @@ type Memtable struct {
 	// that readers load on every lookup.
 	_ [64]byte
 
-	used       atomic.Uint32 // arena bytes handed out, head node included
+	size       atomic.Uint32 // arena bytes handed out, head node excluded
 	count      atomic.Int64  // distinct keys
 	maxVersion atomic.Uint64 // highest version of an applied Set
 
 	// Writer-only state (Set is single-writer).
-	rng  uint64            // splitmix64 state for tower heights
-	prev [maxHeight]uint32 // splice: node before the key at each level
-	next [maxHeight]uint32 // splice: node after the key at each level
+	dataEnd uint32            // byte offset of the first free data byte
+	nodeLow uint32            // word index of the lowest node allocated
+	rng     uint64            // splitmix64 state for tower heights
+	prev    [maxHeight]uint32 // splice: node before the key at each level
+	next    [maxHeight]uint32 // splice: node after the key at each level
 }
 
 // New returns an empty memtable whose arena can hold capacity bytes of
@@ -79,8 +82,10 @@ func New(capacity int) *Memtable {
 		// The byte view of the same memory: keys and records are bytes,
 		// nodes are words accessed with sync/atomic. Both views cover the
 		// same allocation, which holds no pointers.
-		data: unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 4*len(words)),
-		rng:  0x2545f4914f6cdd1d ^ c,
+		data:    unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 4*len(words)),
+		dataEnd: headBytes, // after the head node: no key, no record, zero links
+		nodeLow: uint32(len(words)),
+		rng:     0x2545f4914f6cdd1d ^ c,
 	}
 	// About 10 bits per entry of 100 bytes, in 64-byte lines.
 	lines := 1
@@ -89,7 +94,6 @@ func New(capacity int) *Memtable {
 	}
 	m.bloom = make([]uint64, lines*8)
 	m.height.Store(1)
-	m.used.Store(headBytes) // the head node: no key, no record, zero links
 	return m
 }
 
@@ -120,8 +124,8 @@ func (m *Memtable) bloomMayContain(key []byte) bool {
 }
 
 // EntrySize returns an upper bound of the arena bytes one Set of a key and
-// value of these lengths can take: the key, the tallest possible node with
-// its alignment padding, and the record. If EntrySize(len(key), len(value))
+// value of these lengths can take: the key with its length, the record and
+// the tallest possible node. If EntrySize(len(key), len(value))
 // <= Available(), Set(key, ..., value) does not return ErrFull.
 func EntrySize(keyLen, valueLen int) int {
 	return keyLen + valueLen + maxEntryOverhead
@@ -132,10 +136,10 @@ func EntrySize(keyLen, valueLen int) int {
 func (m *Memtable) Capacity() int { return len(m.data) - headBytes }
 
 // Available returns how many arena bytes remain.
-func (m *Memtable) Available() int { return len(m.data) - int(m.used.Load()) }
+func (m *Memtable) Available() int { return m.Capacity() - m.Size() }
 
 // Size returns the arena bytes used by entries, including replaced records.
-func (m *Memtable) Size() int { return int(m.used.Load()) - headBytes }
+func (m *Memtable) Size() int { return int(m.size.Load()) }
 
 // Len returns the number of distinct keys.
 func (m *Memtable) Len() int { return int(m.count.Load()) }
@@ -162,24 +166,28 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 		return m.update(n, version, kind, value)
 	}
 
-	// A new key: [padding][key][node with h links][record].
+	// A new key: [keyLen varint][key][record] at the end of the data, and
+	// a node of h links below the lowest node.
 	state, r := splitmix64(m.rng)
 	h := randomHeight(r)
-	used := uint64(m.used.Load())
-	nodeOff := (used + uint64(len(key)) + 3) &^ 3
-	recOff := nodeOff + 4*uint64(nodeHeaderWords+h)
-	end := recOff + recordHeaderSize + uint64(len(value))
-	if end > uint64(len(m.data)) {
+	keyOff := uint64(m.dataEnd)
+	recOff := keyOff + uint64(varintLen(len(key))) + uint64(len(key))
+	dataEnd := recOff + recordHeaderSize + uint64(len(value))
+	nodeWords := uint64(nodeHeaderWords + h)
+	if dataEnd+4*nodeWords > 4*uint64(m.nodeLow) {
 		return false, ErrFull
 	}
 	m.rng = state
 
 	m.bloomAdd(key)
-	copy(m.data[nodeOff-uint64(len(key)):nodeOff], key)
+	off := binary.PutUvarint(m.data[keyOff:], uint64(len(key)))
+	copy(m.data[keyOff+uint64(off):], key)
 	m.writeRecord(uint32(recOff), version, kind, value)
-	n := uint32(nodeOff / 4)
-	node := m.words[n : n+nodeHeaderWords+uint32(h)]
-	node[1] = uint32(len(key))
+	n := m.nodeLow - uint32(nodeWords)
+	node := m.words[n : n+uint32(nodeWords)]
+	node[1] = uint32(keyOff)
+	prefix := keyPrefix(key)
+	node[2], node[3] = uint32(prefix>>32), uint32(prefix)
 	atomic.StoreUint32(&node[0], uint32(recOff))
 
 	if lh := int(m.height.Load()); h > lh {
@@ -197,10 +205,17 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 		atomic.StoreUint32(&m.words[m.prev[l]+nodeHeaderWords+uint32(l)], n)
 	}
 
-	m.used.Store(uint32(end))
+	m.dataEnd = uint32(dataEnd)
+	m.nodeLow = n
+	m.size.Add(uint32(dataEnd-keyOff) + 4*uint32(nodeWords))
 	m.count.Add(1)
 	m.noteVersion(version)
 	return true, nil
+}
+
+// varintLen returns the bytes binary.PutUvarint takes for n.
+func varintLen(n int) int {
+	return (bits.Len64(uint64(n)|1) + 6) / 7
 }
 
 // update replaces the record of node n if (version, kind, value) is newer.
@@ -209,14 +224,15 @@ func (m *Memtable) update(n uint32, version uint64, kind base.Kind, value []byte
 	if !base.Newer(version, kind, value, oldVersion, oldKind, oldValue) {
 		return false, nil
 	}
-	used := uint64(m.used.Load())
+	used := uint64(m.dataEnd)
 	end := used + recordHeaderSize + uint64(len(value))
-	if end > uint64(len(m.data)) {
+	if end > 4*uint64(m.nodeLow) {
 		return false, ErrFull
 	}
 	m.writeRecord(uint32(used), version, kind, value)
 	atomic.StoreUint32(&m.words[n], uint32(used))
-	m.used.Store(uint32(end))
+	m.dataEnd = uint32(end)
+	m.size.Add(uint32(end - used))
 	m.noteVersion(version)
 	return true, nil
 }
@@ -247,10 +263,42 @@ func (m *Memtable) record(off uint32) (value []byte, version uint64, kind base.K
 	return m.data[start:end:end], version, kind
 }
 
-// key returns the key of node n (the key bytes end where the node starts).
+// key returns the key of node n.
 func (m *Memtable) key(n uint32) []byte {
-	end := 4 * n
-	return m.data[end-m.words[n+1] : end : end]
+	off := m.words[n+1]
+	if l := uint32(m.data[off]); l < 0x80 { // a one-byte length: most keys
+		return m.data[off+1 : off+1+l : off+1+l]
+	}
+	l, w := binary.Uvarint(m.data[off:])
+	start := off + uint32(w)
+	end := start + uint32(l)
+	return m.data[start:end:end]
+}
+
+// keyPrefix returns the first 8 bytes of key, zero-padded, as a big-endian
+// integer. Two keys whose prefixes differ order as their prefixes do; equal
+// prefixes say nothing.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// compare orders the key of node n against key, whose keyPrefix is prefix.
+// The prefix is in the node's header, so most comparisons of distinct keys
+// load no key bytes.
+func (m *Memtable) compare(n uint32, key []byte, prefix uint64) int {
+	np := uint64(m.words[n+2])<<32 | uint64(m.words[n+3])
+	if np != prefix {
+		if np < prefix {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(m.key(n), key)
 }
 
 func (m *Memtable) nextAt(n uint32, level int) uint32 {
@@ -261,10 +309,11 @@ func (m *Memtable) nextAt(n uint32, level int) uint32 {
 // m.next for every level in use with the nodes around key. Writer only.
 func (m *Memtable) findSplice(key []byte) uint32 {
 	var x, bound uint32 // bound: a node known to sort after key
+	prefix := keyPrefix(key)
 	for l := int(m.height.Load()) - 1; l >= 0; l-- {
 		nx := m.nextAt(x, l)
 		for nx != 0 && nx != bound {
-			c := bytes.Compare(m.key(nx), key)
+			c := m.compare(nx, key, prefix)
 			if c == 0 {
 				return nx
 			}
@@ -284,10 +333,11 @@ func (m *Memtable) findSplice(key []byte) uint32 {
 // its key equals key.
 func (m *Memtable) seekGE(key []byte) (node uint32, eq bool) {
 	var x, bound, nx uint32
+	prefix := keyPrefix(key)
 	for l := int(m.height.Load()) - 1; l >= 0; l-- {
 		nx = m.nextAt(x, l)
 		for nx != 0 && nx != bound {
-			c := bytes.Compare(m.key(nx), key)
+			c := m.compare(nx, key, prefix)
 			if c == 0 {
 				return nx, true
 			}

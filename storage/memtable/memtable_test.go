@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"kvstore/storage/internal/base"
@@ -573,6 +574,60 @@ func TestNoAllocs(t *testing.T) {
 	for _, tc := range tests {
 		if got := testing.AllocsPerRun(100, tc.f); got != 0 {
 			t.Errorf("%s: %v allocs/op, want 0", tc.name, got)
+		}
+	}
+}
+
+// TestKeyOrder checks the ordering of keys that search must tell apart
+// beyond the 8-byte prefixes kept in the nodes: prefixes of each other,
+// zero bytes that padding could confuse, 0xff, keys equal in their first
+// 8 bytes, and keys whose length takes a longer varint (128 bytes and more).
+func TestKeyOrder(t *testing.T) {
+	keys := []string{
+		"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00", "ab", "abcdefg", "abcdefg\x00",
+		"abcdefgh", "abcdefgh\x00", "abcdefgha", "abcdefghb", "abcdefgi", "\xff",
+		"\xff\xff\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+		strings.Repeat("k", 127), strings.Repeat("k", 128), strings.Repeat("k", 128) + "\x00",
+		strings.Repeat("k", 300), strings.Repeat("k", 299) + "j",
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	for seed := range uint64(5) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		m := New(1 << 16)
+		for i, j := range rng.Perm(len(keys)) {
+			if _, err := m.Set([]byte(keys[j]), uint64(i+1), base.KindValue, []byte(keys[j])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		it := m.NewIter()
+		for ok := it.First(); ok; ok = it.Next() {
+			got = append(got, string(it.Key()))
+		}
+		if !slices.Equal(got, sorted) {
+			t.Fatalf("seed %d: iteration order %q, want %q", seed, got, sorted)
+		}
+		for i, k := range sorted {
+			if v, _, _, ok := m.Get([]byte(k)); !ok || string(v) != k {
+				t.Errorf("seed %d: Get(%q) = %q, %v", seed, k, v, ok)
+			}
+			if !it.SeekGE([]byte(k)) || string(it.Key()) != k {
+				t.Errorf("seed %d: SeekGE(%q) at %q", seed, k, it.Key())
+			}
+			// The smallest key after k is k+"\x00": the seek lands on it if
+			// present, else on the next key.
+			ok := it.SeekGE([]byte(k + "\x00"))
+			if i+1 < len(sorted) {
+				if !ok || string(it.Key()) != sorted[i+1] {
+					t.Errorf("seed %d: SeekGE(%q+0) at %q, want %q", seed, k, it.Key(), sorted[i+1])
+				}
+			} else if ok {
+				t.Errorf("seed %d: SeekGE past the last key at %q", seed, it.Key())
+			}
+			if _, _, _, ok := m.Get([]byte(k + "\x01")); ok && !slices.Contains(keys, k+"\x01") {
+				t.Errorf("seed %d: Get(%q+1) found an absent key", seed, k)
+			}
 		}
 	}
 }
