@@ -38,6 +38,31 @@ func BenchmarkSet(b *testing.B) {
 	}
 }
 
+// BenchmarkSetDecimal inserts the keys of the engine benchmark's
+// fillrandom into one 64 MiB memtable: random indices below 10^7 in 16
+// zero-padded decimal digits, so every key shares its first 9 bytes with
+// every other, with 100-byte values.
+func BenchmarkSetDecimal(b *testing.B) {
+	const capacity = 64 << 20
+	value := make([]byte, 100)
+	key := make([]byte, 16)
+	m := New(capacity)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_, r := splitmix64(uint64(i))
+		v := r % 1e7
+		for j := 15; j >= 0; j-- {
+			key[j] = byte('0' + v%10)
+			v /= 10
+		}
+		if _, err := m.Set(key, uint64(i), base.KindValue, value); err != nil {
+			b.StopTimer()
+			m = New(capacity)
+			b.StartTimer()
+		}
+	}
+}
+
 // BenchmarkSetUpdate overwrites the keys of a 100k-key memtable with newer
 // records of 100-byte values.
 func BenchmarkSetUpdate(b *testing.B) {

@@ -22,8 +22,8 @@ const (
 	// recordHeaderSize is version (8) + kind (1) + valueLen (4).
 	recordHeaderSize = 13
 	// nodeHeaderWords are the record offset, the key offset and the key's
-	// prefix (two words; see keyPrefix).
-	nodeHeaderWords = 4
+	// prefix (four words; see keyPrefix).
+	nodeHeaderWords = 6
 	// headBytes is the size of the head node, at the start of the arena.
 	headBytes = 4 * (nodeHeaderWords + maxHeight)
 	// maxEntryOverhead is what EntrySize adds to keyLen+valueLen: the
@@ -186,8 +186,9 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 	n := m.nodeLow - uint32(nodeWords)
 	node := m.words[n : n+uint32(nodeWords)]
 	node[1] = uint32(keyOff)
-	prefix := keyPrefix(key)
-	node[2], node[3] = uint32(prefix>>32), uint32(prefix)
+	hi, lo := keyPrefix(key)
+	node[2], node[3] = uint32(hi>>32), uint32(hi)
+	node[4], node[5] = uint32(lo>>32), uint32(lo)
 	atomic.StoreUint32(&node[0], uint32(recOff))
 
 	if lh := int(m.height.Load()); h > lh {
@@ -275,25 +276,31 @@ func (m *Memtable) key(n uint32) []byte {
 	return m.data[start:end:end]
 }
 
-// keyPrefix returns the first 8 bytes of key, zero-padded, as a big-endian
-// integer. Two keys whose prefixes differ order as their prefixes do; equal
-// prefixes say nothing.
-func keyPrefix(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
+// keyPrefix returns the first 16 bytes of key, zero-padded, as two
+// big-endian integers. Two keys whose prefixes differ order as their
+// prefixes do; equal prefixes say nothing.
+func keyPrefix(key []byte) (hi, lo uint64) {
+	if len(key) >= 16 {
+		return binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:])
 	}
-	var b [8]byte
+	var b [16]byte
 	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
+	return binary.BigEndian.Uint64(b[:]), binary.BigEndian.Uint64(b[8:])
 }
 
-// compare orders the key of node n against key, whose keyPrefix is prefix.
+// compare orders the key of node n against key, whose keyPrefix is hi, lo.
 // The prefix is in the node's header, so most comparisons of distinct keys
 // load no key bytes.
-func (m *Memtable) compare(n uint32, key []byte, prefix uint64) int {
-	np := uint64(m.words[n+2])<<32 | uint64(m.words[n+3])
-	if np != prefix {
-		if np < prefix {
+func (m *Memtable) compare(n uint32, key []byte, hi, lo uint64) int {
+	w := m.words[n+2 : n+6 : n+6]
+	if nh := uint64(w[0])<<32 | uint64(w[1]); nh != hi {
+		if nh < hi {
+			return -1
+		}
+		return 1
+	}
+	if nl := uint64(w[2])<<32 | uint64(w[3]); nl != lo {
+		if nl < lo {
 			return -1
 		}
 		return 1
@@ -309,11 +316,11 @@ func (m *Memtable) nextAt(n uint32, level int) uint32 {
 // m.next for every level in use with the nodes around key. Writer only.
 func (m *Memtable) findSplice(key []byte) uint32 {
 	var x, bound uint32 // bound: a node known to sort after key
-	prefix := keyPrefix(key)
+	hi, lo := keyPrefix(key)
 	for l := int(m.height.Load()) - 1; l >= 0; l-- {
 		nx := m.nextAt(x, l)
 		for nx != 0 && nx != bound {
-			c := m.compare(nx, key, prefix)
+			c := m.compare(nx, key, hi, lo)
 			if c == 0 {
 				return nx
 			}
@@ -333,11 +340,11 @@ func (m *Memtable) findSplice(key []byte) uint32 {
 // its key equals key.
 func (m *Memtable) seekGE(key []byte) (node uint32, eq bool) {
 	var x, bound, nx uint32
-	prefix := keyPrefix(key)
+	hi, lo := keyPrefix(key)
 	for l := int(m.height.Load()) - 1; l >= 0; l-- {
 		nx = m.nextAt(x, l)
 		for nx != 0 && nx != bound {
-			c := m.compare(nx, key, prefix)
+			c := m.compare(nx, key, hi, lo)
 			if c == 0 {
 				return nx, true
 			}

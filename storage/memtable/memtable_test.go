@@ -579,13 +579,16 @@ func TestNoAllocs(t *testing.T) {
 }
 
 // TestKeyOrder checks the ordering of keys that search must tell apart
-// beyond the 8-byte prefixes kept in the nodes: prefixes of each other,
-// zero bytes that padding could confuse, 0xff, keys equal in their first
-// 8 bytes, and keys whose length takes a longer varint (128 bytes and more).
+// beyond the 16-byte prefixes kept in the nodes: prefixes of each other,
+// zero bytes that padding could confuse, 0xff, keys equal in their first 8
+// or 16 bytes, and keys whose length takes a longer varint (128 bytes and
+// more).
 func TestKeyOrder(t *testing.T) {
 	keys := []string{
 		"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00", "ab", "abcdefg", "abcdefg\x00",
-		"abcdefgh", "abcdefgh\x00", "abcdefgha", "abcdefghb", "abcdefgi", "\xff",
+		"abcdefgh", "abcdefgh\x00", "abcdefgha", "abcdefghb", "abcdefgi",
+		"abcdefghijklmnoo", "abcdefghijklmnop", "abcdefghijklmnop\x00", "abcdefghijklmnopq",
+		"abcdefghijklmnoq", "abcdefghijklmno", "abcdefghijklmno\x00\x00", "\xff",
 		"\xff\xff\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\xff\xff\xff",
 		strings.Repeat("k", 127), strings.Repeat("k", 128), strings.Repeat("k", 128) + "\x00",
 		strings.Repeat("k", 300), strings.Repeat("k", 299) + "j",
