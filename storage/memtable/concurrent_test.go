@@ -109,7 +109,7 @@ func TestConcurrentReaders(t *testing.T) {
 					if err = checkConcRecord(it.Key(), it.Value(), it.Version(), it.Kind()); err != nil {
 						return
 					}
-					prevKey = it.Key()
+					prevKey = append(prevKey[:0], it.Key()...) // Key is valid until Next
 				}
 				if full {
 					// Keys are never removed: a scan sees at least as many

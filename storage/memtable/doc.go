@@ -45,7 +45,8 @@
 // downwards; the memtable is full when they would meet. Inserting a key
 // appends to the first and prepends to the second:
 //
-//	data        [keyLen uvarint][key][record], at the first free byte
+//	data        [keyLen uvarint][the key's bytes past its 16th][record], at
+//	            the first free byte
 //	node        words, each a native-endian uint32, below the lowest node:
 //	              [0]      record offset (byte offset of the key's newest
 //	                       record; read and written atomically)
@@ -60,10 +61,12 @@
 // and 1.33 links of 4), about a fifth of an entry with an 18-byte key and
 // a 100-byte value, so far more of the nodes a search visits stay in the
 // CPU's caches than if each sat beside its value. A search compares the
-// 16-byte prefixes in the nodes and reads a key from the data region only
-// when the prefixes are equal: 16 bytes, not 8, because keys often share
-// their first bytes (a node's partition id, zero-padded numbers, a common
-// "user:"), and a tie costs a second cache miss.
+// 16-byte prefixes in the nodes and reads a key's tail from the data region
+// only when the prefixes are equal: 16 bytes, not 8, because keys often
+// share their first bytes (a node's partition id, zero-padded numbers, a
+// common "user:"), and a tie costs a second cache miss. The data region
+// holds only the bytes the prefix lacks, so a key's bytes are stored once;
+// an iterator assembles the key from both into a buffer of its own.
 //
 // A newer record for an existing key appends a record only and swaps the
 // node's record offset atomically; the old record stays in the arena

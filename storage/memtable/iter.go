@@ -13,13 +13,15 @@ var _ base.Iterator = (*Iter)(nil)
 //
 // An Iter may run while a writer keeps calling Set: it may or may not see
 // keys inserted after it was created, and never sees a partly written key or
-// record. Key and Value alias arena memory that is never modified, so they
-// stay valid while the memtable is reachable (longer than base.Iterator
-// promises). An Iter is not safe for concurrent use.
+// record. Value aliases arena memory that is never modified, so it stays
+// valid while the memtable is reachable (longer than base.Iterator
+// promises); Key is assembled from the node's prefix and the key's tail in
+// the arena into the iterator's own buffer, valid until the next
+// positioning call. An Iter is not safe for concurrent use.
 type Iter struct {
 	m       *Memtable // nil after Close
 	node    uint32    // current node, 0 when not valid
-	key     []byte
+	key     []byte    // the current key, in a buffer reused from key to key
 	value   []byte
 	version uint64
 	kind    base.Kind
@@ -59,10 +61,13 @@ func (it *Iter) Next() bool {
 func (it *Iter) load(n uint32) bool {
 	it.node = n
 	if n == 0 {
-		it.key, it.value, it.version, it.kind = nil, nil, 0, 0
+		it.key, it.value, it.version, it.kind = it.key[:0], nil, 0, 0
 		return false
 	}
-	it.key = it.m.key(n)
+	if it.key == nil {
+		it.key = make([]byte, 0, 64)
+	}
+	it.key = it.m.appendKey(it.key[:0], n)
 	it.value, it.version, it.kind = it.m.record(atomic.LoadUint32(&it.m.words[n]))
 	return true
 }
@@ -71,7 +76,12 @@ func (it *Iter) load(n uint32) bool {
 func (it *Iter) Valid() bool { return it.node != 0 }
 
 // Key returns the current key; nil when not Valid.
-func (it *Iter) Key() []byte { return it.key }
+func (it *Iter) Key() []byte {
+	if it.node == 0 {
+		return nil
+	}
+	return it.key
+}
 
 // Value returns the current record's value; nil when not Valid.
 func (it *Iter) Value() []byte { return it.value }

@@ -2,6 +2,7 @@ package memtable
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -171,7 +172,8 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 	state, r := splitmix64(m.rng)
 	h := randomHeight(r)
 	keyOff := uint64(m.dataEnd)
-	recOff := keyOff + uint64(varintLen(len(key))) + uint64(len(key))
+	tail := key[min(len(key), prefixLen):] // the key bytes the node's prefix lacks
+	recOff := keyOff + uint64(varintLen(len(key))) + uint64(len(tail))
 	dataEnd := recOff + recordHeaderSize + uint64(len(value))
 	nodeWords := uint64(nodeHeaderWords + h)
 	if dataEnd+4*nodeWords > 4*uint64(m.nodeLow) {
@@ -181,7 +183,7 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 
 	m.bloomAdd(key)
 	off := binary.PutUvarint(m.data[keyOff:], uint64(len(key)))
-	copy(m.data[keyOff+uint64(off):], key)
+	copy(m.data[keyOff+uint64(off):], tail)
 	m.writeRecord(uint32(recOff), version, kind, value)
 	n := m.nodeLow - uint32(nodeWords)
 	node := m.words[n : n+uint32(nodeWords)]
@@ -264,33 +266,52 @@ func (m *Memtable) record(off uint32) (value []byte, version uint64, kind base.K
 	return m.data[start:end:end], version, kind
 }
 
-// key returns the key of node n.
-func (m *Memtable) key(n uint32) []byte {
+// prefixLen is how many of a key's first bytes its node holds.
+const prefixLen = 16
+
+// keyTail returns the length of node n's key and its bytes past the
+// prefix (empty for a key of prefixLen bytes or fewer).
+func (m *Memtable) keyTail(n uint32) (keyLen int, tail []byte) {
 	off := m.words[n+1]
-	if l := uint32(m.data[off]); l < 0x80 { // a one-byte length: most keys
-		return m.data[off+1 : off+1+l : off+1+l]
+	l, w := uint64(m.data[off]), 1
+	if l >= 0x80 {
+		l, w = binary.Uvarint(m.data[off:])
 	}
-	l, w := binary.Uvarint(m.data[off:])
 	start := off + uint32(w)
-	end := start + uint32(l)
-	return m.data[start:end:end]
+	end := start + uint32(max(l, prefixLen)-prefixLen)
+	return int(l), m.data[start:end:end]
+}
+
+// appendKey appends node n's key to dst: its prefix, then its tail.
+func (m *Memtable) appendKey(dst []byte, n uint32) []byte {
+	l, tail := m.keyTail(n)
+	var p [prefixLen]byte
+	binary.BigEndian.PutUint32(p[0:], m.words[n+2])
+	binary.BigEndian.PutUint32(p[4:], m.words[n+3])
+	binary.BigEndian.PutUint32(p[8:], m.words[n+4])
+	binary.BigEndian.PutUint32(p[12:], m.words[n+5])
+	dst = append(dst, p[:min(l, prefixLen)]...)
+	return append(dst, tail...)
 }
 
 // keyPrefix returns the first 16 bytes of key, zero-padded, as two
 // big-endian integers. Two keys whose prefixes differ order as their
-// prefixes do; equal prefixes say nothing.
+// prefixes do.
 func keyPrefix(key []byte) (hi, lo uint64) {
-	if len(key) >= 16 {
+	if len(key) >= prefixLen {
 		return binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:])
 	}
-	var b [16]byte
+	var b [prefixLen]byte
 	copy(b[:], key)
 	return binary.BigEndian.Uint64(b[:]), binary.BigEndian.Uint64(b[8:])
 }
 
 // compare orders the key of node n against key, whose keyPrefix is hi, lo.
 // The prefix is in the node's header, so most comparisons of distinct keys
-// load no key bytes.
+// load no key bytes. Equal zero-padded prefixes mean the shorter key's
+// bytes begin the longer one's (past its own length the longer one has
+// zeros up to prefixLen): both longer than prefixLen, their tails decide;
+// otherwise the shorter key sorts first.
 func (m *Memtable) compare(n uint32, key []byte, hi, lo uint64) int {
 	w := m.words[n+2 : n+6 : n+6]
 	if nh := uint64(w[0])<<32 | uint64(w[1]); nh != hi {
@@ -305,7 +326,11 @@ func (m *Memtable) compare(n uint32, key []byte, hi, lo uint64) int {
 		}
 		return 1
 	}
-	return bytes.Compare(m.key(n), key)
+	l, tail := m.keyTail(n)
+	if l > prefixLen && len(key) > prefixLen {
+		return bytes.Compare(tail, key[prefixLen:])
+	}
+	return cmp.Compare(l, len(key))
 }
 
 func (m *Memtable) nextAt(n uint32, level int) uint32 {
