@@ -167,7 +167,7 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 		return m.update(n, version, kind, value)
 	}
 
-	// A new key: [keyLen varint][key][record] at the end of the data, and
+	// A new key: [keyLen varint][key tail][record] at the end of the data, and
 	// a node of h links below the lowest node.
 	state, r := splitmix64(m.rng)
 	h := randomHeight(r)
