@@ -50,11 +50,7 @@ func BenchmarkSetDecimal(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_, r := splitmix64(uint64(i))
-		v := r % 1e7
-		for j := 15; j >= 0; j-- {
-			key[j] = byte('0' + v%10)
-			v /= 10
-		}
+		putDigits(key, r%1e7)
 		if _, err := m.Set(key, uint64(i), base.KindValue, value); err != nil {
 			b.StopTimer()
 			m = New(capacity)
@@ -174,11 +170,7 @@ func BenchmarkSetShards(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				_, r := splitmix64(uint64(i))
 				binary.BigEndian.PutUint16(key, uint16(r>>54)) // 1,024 partitions
-				v := r % tc.limit
-				for j := 17; j >= 2; j-- {
-					key[j] = byte('0' + v%10)
-					v /= 10
-				}
+				putDigits(key[2:], r%tc.limit)
 				t := (r >> 48) % memtables
 				if _, err := tables[t].Set(key, uint64(i), base.KindValue, value); err != nil {
 					b.StopTimer()
@@ -187,5 +179,13 @@ func BenchmarkSetShards(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// putDigits writes v into dst in decimal, zero-padded to len(dst) digits.
+func putDigits(dst []byte, v uint64) {
+	for j := len(dst) - 1; j >= 0; j-- {
+		dst[j] = byte('0' + v%10)
+		v /= 10
 	}
 }

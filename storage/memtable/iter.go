@@ -64,7 +64,7 @@ func (it *Iter) load(n uint32) bool {
 		it.key, it.value, it.version, it.kind = it.key[:0], nil, 0, 0
 		return false
 	}
-	if it.key == nil {
+	if it.key == nil { // room for most keys, and an empty key is not nil
 		it.key = make([]byte, 0, 64)
 	}
 	it.key = it.m.appendKey(it.key[:0], n)

@@ -57,7 +57,9 @@ type Memtable struct {
 	// that readers load on every lookup.
 	_ [64]byte
 
-	size       atomic.Uint32 // arena bytes handed out, head node excluded
+	// size is the arena bytes handed out, head node excluded: what
+	// dataEnd and nodeLow say, kept as one atomic for concurrent readers.
+	size       atomic.Uint32
 	count      atomic.Int64  // distinct keys
 	maxVersion atomic.Uint64 // highest version of an applied Set
 
@@ -188,7 +190,7 @@ func (m *Memtable) Set(key []byte, version uint64, kind base.Kind, value []byte)
 	n := m.nodeLow - uint32(nodeWords)
 	node := m.words[n : n+uint32(nodeWords)]
 	node[1] = uint32(keyOff)
-	hi, lo := keyPrefix(key)
+	hi, lo := keyPrefix(key) // read back by nodePrefix
 	node[2], node[3] = uint32(hi>>32), uint32(hi)
 	node[4], node[5] = uint32(lo>>32), uint32(lo)
 	atomic.StoreUint32(&node[0], uint32(recOff))
@@ -285,13 +287,18 @@ func (m *Memtable) keyTail(n uint32) (keyLen int, tail []byte) {
 // appendKey appends node n's key to dst: its prefix, then its tail.
 func (m *Memtable) appendKey(dst []byte, n uint32) []byte {
 	l, tail := m.keyTail(n)
+	hi, lo := m.nodePrefix(n)
 	var p [prefixLen]byte
-	binary.BigEndian.PutUint32(p[0:], m.words[n+2])
-	binary.BigEndian.PutUint32(p[4:], m.words[n+3])
-	binary.BigEndian.PutUint32(p[8:], m.words[n+4])
-	binary.BigEndian.PutUint32(p[12:], m.words[n+5])
+	binary.BigEndian.PutUint64(p[:8], hi)
+	binary.BigEndian.PutUint64(p[8:], lo)
 	dst = append(dst, p[:min(l, prefixLen)]...)
 	return append(dst, tail...)
+}
+
+// nodePrefix returns the keyPrefix stored in node n.
+func (m *Memtable) nodePrefix(n uint32) (hi, lo uint64) {
+	w := m.words[n+2 : n+6 : n+6]
+	return uint64(w[0])<<32 | uint64(w[1]), uint64(w[2])<<32 | uint64(w[3])
 }
 
 // keyPrefix returns the first 16 bytes of key, zero-padded, as two
@@ -313,18 +320,12 @@ func keyPrefix(key []byte) (hi, lo uint64) {
 // zeros up to prefixLen): both longer than prefixLen, their tails decide;
 // otherwise the shorter key sorts first.
 func (m *Memtable) compare(n uint32, key []byte, hi, lo uint64) int {
-	w := m.words[n+2 : n+6 : n+6]
-	if nh := uint64(w[0])<<32 | uint64(w[1]); nh != hi {
-		if nh < hi {
-			return -1
-		}
-		return 1
+	nh, nl := m.nodePrefix(n)
+	if c := cmp.Compare(nh, hi); c != 0 {
+		return c
 	}
-	if nl := uint64(w[2])<<32 | uint64(w[3]); nl != lo {
-		if nl < lo {
-			return -1
-		}
-		return 1
+	if c := cmp.Compare(nl, lo); c != 0 {
+		return c
 	}
 	l, tail := m.keyTail(n)
 	if l > prefixLen && len(key) > prefixLen {
