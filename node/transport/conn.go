@@ -129,9 +129,12 @@ func (c *conn) fail(err error) {
 	c.mu.queue = nil
 	c.mu.Unlock()
 
+	// The socket closes before the handlers' context is cancelled, so a
+	// handler woken by the cancellation cannot answer on it: its callers
+	// see the connection lost, not a reply made of the cancellation.
+	c.nc.Close()
 	close(c.done)
 	c.cancel()
-	c.nc.Close()
 	c.t.removeConn(c)
 	for _, f := range queue {
 		putBuf(f.buf)

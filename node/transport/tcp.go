@@ -469,10 +469,12 @@ func (t *TCP) Close() error {
 			nc.Close()
 		}
 		t.mu.Unlock()
-		t.cancel()
+		// Connections close before the handlers' context is cancelled,
+		// as in conn.fail.
 		for _, c := range conns {
 			c.fail(ErrClosed)
 		}
+		t.cancel()
 		t.wg.Wait()
 	})
 	return nil
