@@ -9,13 +9,18 @@
 # CPU ticks and bytes read from disk by the process, its RSS at the end,
 # and the read line (ops, ops/s, p50, p90, p99, p99.9, max, errors).
 #
+# With SCANS set, a YCSB E client (short range reads through the cache)
+# runs beside it at SCANS scans/s for the same time, and its line is
+# printed too: what client range reads cost the point reads' cache.
+#
 # With CGROUP set to the name of a cgroup v1 memory group (created by root
 # beforehand under /sys/fs/cgroup/memory, with memory.limit_in_bytes set),
 # the cluster runs in it: a data set larger than the memory it may use.
 #
 # Usage: go build -o kvstore ./cmd/kvstore && scripts/scan-cache.sh ./kvstore [./kvstore-other ...]
 # Environment: NODES (3), CACHE (16), RECORDS (400000), VALUE (300), RATE
-# (2000), DURATION (65s), CGROUP (none), PORT (24380; see devcluster.sh).
+# (2000), DURATION (65s), SCANS (none), CGROUP (none), PORT (24380; see
+# devcluster.sh).
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,18p' "$0"; exit 2; }
 NODES=${NODES:-3}
@@ -24,6 +29,7 @@ RECORDS=${RECORDS:-400000}
 VALUE=${VALUE:-300}
 RATE=${RATE:-2000}
 DURATION=${DURATION:-65s}
+SCANS=${SCANS:-}
 CGROUP=${CGROUP:-}
 PORT=${PORT:-24380}
 . "$(dirname "$0")/devcluster.sh"
@@ -47,11 +53,19 @@ for bin in "$@"; do
 	"$bin" bench "${flags[@]}" -duration 1s >/dev/null
 	read -r h0 m0 c0 r0 < <(totals $METRICS)
 	t0=$(cpu_ticks "$DEV") io0=$(read_bytes "$DEV")
+	scanner=
+	if [ -n "$SCANS" ]; then
+		"$bin" bench -targets "$T" -workload e -records "$RECORDS" -value-size "$VALUE" -concurrency 16 \
+			-progress 0 -load=false -rate "$SCANS" -duration "$DURATION" >"$DIR/scan.out" 2>&1 &
+		scanner=$!
+	fi
 	"$bin" bench "${flags[@]}" -load=false -rate "$RATE" -duration "$DURATION" >"$DIR/run.out" 2>&1
+	if [ -n "$scanner" ]; then wait "$scanner" || true; fi
 	read -r h1 m1 c1 r1 < <(totals $METRICS)
 	t1=$(cpu_ticks "$DEV") io1=$(read_bytes "$DEV")
 	rss=$(awk '$1 == "VmRSS:" { print int($2 / 1024) }' "/proc/$DEV/status")
 	dev_stop
 	echo "$bin: cache hits $((h1 - h0)) misses $((m1 - m0)), exchanges $(((c1 - r1) - (c0 - r0))), cpu ticks $((t1 - t0)), disk read $(((io1 - io0) >> 20)) MiB, rss $rss MiB"
 	awk '$1 == "read" { print "  " $0; exit }' "$DIR/run.out"
+	if [ -n "$scanner" ]; then awk '$1 == "scan" { print "  " $0; exit }' "$DIR/scan.out"; fi
 done

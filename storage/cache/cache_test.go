@@ -88,7 +88,7 @@ func TestShardCount(t *testing.T) {
 }
 
 // The charged size never exceeds the capacity, and entries that keep being
-// read survive a stream of one-time blocks (CLOCK gives them a second chance).
+// read survive a stream of one-time blocks.
 func TestEvictionBoundsAndHotEntries(t *testing.T) {
 	const capacity = 1 << 20 // one shard
 	const blockSize = 1000
@@ -115,6 +115,116 @@ func TestEvictionBoundsAndHotEntries(t *testing.T) {
 	wantEntries := int64(capacity / (blockSize + EntryOverhead))
 	if st.Entries < wantEntries-2 || st.Entries > wantEntries+3 {
 		t.Errorf("Entries = %d, want about %d", st.Entries, wantEntries)
+	}
+}
+
+// TestScanKeepsHotBlocks reads a hot set of 100 blocks (40% of the cache)
+// in turn while a scan inserts two blocks it never reads again for every hot
+// read, 160 times the cache in all: a block cache under a long range read.
+// Each hot block is read again only after 200 scan blocks went in, most of
+// the cache, so an LRU or CLOCK cache drops hot blocks; here the scan's
+// blocks only pass through the small queue.
+func TestScanKeepsHotBlocks(t *testing.T) {
+	const capacity = 1 << 20 // one shard
+	const blockSize = 4096
+	c := New(capacity)
+	const hot = 100
+	get := func(id, off uint64) bool {
+		if _, ok := c.Get(id, off); ok {
+			return true
+		}
+		c.Set(id, off, make([]byte, blockSize))
+		return false
+	}
+	for range 2 {
+		for i := range hot {
+			get(0, uint64(i))
+		}
+	}
+	misses, reads := 0, 0
+	var scan uint64
+	for step := range 20000 {
+		hit := get(0, uint64(step%hot))
+		if step >= 1000 { // after warm-up
+			reads++
+			if !hit {
+				misses++
+			}
+		}
+		for range 2 {
+			get(1, scan)
+			scan++
+		}
+	}
+	if misses*100 > reads {
+		t.Errorf("%d of %d hot reads missed during the scan, want at most 1%%", misses, reads)
+	}
+	if st := c.Stats(); st.Size > capacity {
+		t.Errorf("Size %d exceeds capacity %d", st.Size, capacity)
+	}
+}
+
+// TestGhostEntersMain: a block dropped from the small queue unread and set
+// again soon after (its key still a ghost) goes to the main queue, so it
+// survives a scan even before it is read again.
+func TestGhostEntersMain(t *testing.T) {
+	const capacity = 1 << 20
+	const blockSize = 4096
+	c := New(capacity)
+	c.Set(0, 0, make([]byte, blockSize))
+	var scan uint64
+	scanBlocks := func(n int) {
+		for range n {
+			c.Set(1, scan, make([]byte, blockSize))
+			scan++
+		}
+	}
+	scanBlocks(capacity / blockSize) // pushes (0,0) out of the small queue, unread
+	if _, ok := c.Get(0, 0); ok {
+		t.Fatal("a block never read survived a cache's worth of newer blocks")
+	}
+	c.Set(0, 0, make([]byte, blockSize))
+	scanBlocks(5 * capacity / blockSize)
+	if _, ok := c.Get(0, 0); !ok {
+		t.Error("a block set again while its key was a ghost did not survive a scan")
+	}
+}
+
+// TestGhosts: the ghosts remember the keys of the last generation (as many
+// adds as the shard holds entries) and of the one before, and forget older
+// ones, but for the filters' false positives.
+func TestGhosts(t *testing.T) {
+	const entries = 256
+	g := newGhosts(1 << 20) // 256 blocks of 4 KiB
+	rng := rand.New(rand.NewPCG(5, 6))
+	gen := func() []uint64 {
+		hs := make([]uint64, entries)
+		for i := range hs {
+			hs[i] = hash(key{rng.Uint64(), rng.Uint64()})
+			g.add(hs[i], entries)
+		}
+		return hs
+	}
+	first, second := gen(), gen()
+	for _, h := range second {
+		if !g.contains(h) {
+			t.Fatal("a ghost of the current generation is forgotten")
+		}
+	}
+	g.add(1, entries) // starts a third generation: second becomes the old one
+	for _, h := range second {
+		if !g.contains(h) {
+			t.Fatal("a ghost of the previous generation is forgotten")
+		}
+	}
+	still := 0
+	for _, h := range first {
+		if g.contains(h) {
+			still++
+		}
+	}
+	if still > entries/10 {
+		t.Errorf("%d of %d ghosts two generations old are still ghosts; want only false positives (a few percent)", still, entries)
 	}
 }
 
@@ -221,5 +331,50 @@ func BenchmarkSetEvict(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.Set(1, uint64(i), blocks[i%len(blocks)])
+	}
+}
+
+// BenchmarkHitRatio reports the share of reads that hit for read-through
+// access patterns over 4 KiB blocks in a 4 MiB cache (1,000 blocks):
+// uniform over twice the blocks the cache holds, Zipf-distributed over ten
+// times as many, and the Zipf reads with a scan of one-time blocks beside
+// them (two scan blocks per read).
+func BenchmarkHitRatio(b *testing.B) {
+	const capacity = 4 << 20
+	const blockSize = 4096
+	const fits = capacity / (blockSize + EntryOverhead)
+	block := make([]byte, blockSize)
+	for _, tc := range []struct {
+		name string
+		scan bool
+		next func(*rand.Rand, *rand.Zipf) uint64
+	}{
+		{"uniform", false, func(r *rand.Rand, _ *rand.Zipf) uint64 { return r.Uint64N(2 * fits) }},
+		{"zipf", false, func(_ *rand.Rand, z *rand.Zipf) uint64 { return z.Uint64() }},
+		{"zipf+scan", true, func(_ *rand.Rand, z *rand.Zipf) uint64 { return z.Uint64() }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := New(capacity)
+			r := rand.New(rand.NewPCG(3, 4))
+			z := rand.NewZipf(r, 1.1, 1, 10*fits-1)
+			var hits, reads int64
+			var scan uint64
+			for b.Loop() {
+				k := tc.next(r, z)
+				reads++
+				if _, ok := c.Get(0, k); ok {
+					hits++
+				} else {
+					c.Set(0, k, block)
+				}
+				if tc.scan {
+					for range 2 {
+						c.Set(1, scan, block)
+						scan++
+					}
+				}
+			}
+			b.ReportMetric(100*float64(hits)/float64(reads), "hit%")
+		})
 	}
 }
