@@ -16,8 +16,9 @@
 //     early: it enters the main queue at once. Ghosts are kept in two
 //     generations of a Bloom filter (the paper uses a FIFO queue of keys):
 //     the last one to two times as many drops as the shard holds entries
-//     are remembered, at a few bits each and no allocation, and a false
-//     positive only lets a block into the main queue unearned.
+//     are remembered, at a few bits each and no allocation (the filters
+//     take 0.2% of the capacity, not charged to it), and a false positive
+//     only lets a block into the main queue unearned.
 //   - At the main queue's end a block that was read since it last passed
 //     there goes round again (its read count, at most 3, drops by one), and
 //     one that was not is dropped.
