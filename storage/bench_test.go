@@ -127,20 +127,18 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-// BenchmarkGetDuringScan reads a hot set of keys whose blocks fit in the
-// block cache while another goroutine scans the whole data set (5 times the
-// cache) over and over, as anti-entropy tree builds do, with and without
-// NoCache. It reports the share of all cache lookups that missed, the
-// scan's included (BenchmarkGetBesideScan counts the hot reads' alone).
-func BenchmarkGetDuringScan(b *testing.B) {
+// openScanBench opens a store with an 8 MiB block cache holding 300,000
+// flushed records of 100 bytes (about 40 MB of tables, 5 times the cache)
+// under benchKey(0..299,999), closed when b ends.
+func openScanBench(b *testing.B) *DB {
 	opts := benchOptions(b, SyncNone)
 	opts.CacheSize = 8 << 20
 	db, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	const n, hot = 300_000, 1000 // about 40 MB of tables; hot keys' blocks about 4 MB
+	b.Cleanup(func() { db.Close() })
+	const n = 300_000
 	value := make([]byte, 100)
 	key := make([]byte, 16)
 	var batch Batch
@@ -156,6 +154,18 @@ func BenchmarkGetDuringScan(b *testing.B) {
 	if err := db.Flush(); err != nil {
 		b.Fatal(err)
 	}
+	return db
+}
+
+// BenchmarkGetDuringScan reads a hot set of keys whose blocks fit in the
+// block cache while another goroutine scans the whole data set (5 times the
+// cache) over and over, as anti-entropy tree builds do, with and without
+// NoCache. It reports the share of all cache lookups that missed, the
+// scan's included (BenchmarkGetBesideScan counts the hot reads' alone).
+func BenchmarkGetDuringScan(b *testing.B) {
+	db := openScanBench(b)
+	const hot = 1000 // hot keys' blocks about 4 MB
+	key := make([]byte, 16)
 	for _, mode := range []string{"none", "cached", "nocache"} {
 		b.Run("scan="+mode, func(b *testing.B) {
 			for i := range hot { // warm
@@ -222,29 +232,9 @@ func BenchmarkGetDuringScan(b *testing.B) {
 // the share of the hot reads that missed the cache: what a client range
 // read costs the point reads beside it.
 func BenchmarkGetBesideScan(b *testing.B) {
-	opts := benchOptions(b, SyncNone)
-	opts.CacheSize = 8 << 20
-	db, err := Open(b.TempDir(), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	const n, hot, step = 300_000, 1000, 40
-	value := make([]byte, 100)
+	db := openScanBench(b)
+	const hot, step = 1000, 40
 	key := make([]byte, 16)
-	var batch Batch
-	for i := range n {
-		batch.Put(benchKey(key, uint64(i)), value, Version(i+1))
-		if batch.Len() == 1000 || i == n-1 {
-			if err := db.Apply(&batch); err != nil {
-				b.Fatal(err)
-			}
-			batch.Reset()
-		}
-	}
-	if err := db.Flush(); err != nil {
-		b.Fatal(err)
-	}
 	for range 2 { // warm: each hot block read twice
 		for i := range hot {
 			if _, err := db.Get(benchKey(key, uint64(i))); err != nil {
@@ -268,6 +258,7 @@ func BenchmarkGetBesideScan(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			var err error
 			if it, err = db.NewIter(IterOptions{}); err != nil {
 				b.Fatal(err)
 			}
